@@ -1,0 +1,164 @@
+"""The recorded graph (Wengert's list) and reverse accumulation over it.
+
+Both engines use it: the scalar `Node` is itself a graph node, and tensors record a `GraphNode` per
+primitive application. Traversals are iterative, so graphs of any depth work; after a sweep the
+intermediates are released unless the caller keeps them.
+"""
+
+from __future__ import annotations
+
+from .trace import Trace, unwrap_for
+
+
+class FreedGraphError(RuntimeError):
+    """Backward met a part of the graph that an earlier backward already released."""
+
+
+class Aval:
+    """The abstract value of an array: what a rule needs when it needs no numbers (shape, dtype)."""
+
+    __slots__ = ("dtype", "ndim", "shape")
+
+    def __init__(self, shape: tuple, dtype) -> None:
+        self.shape = shape
+        self.dtype = dtype
+        self.ndim = len(shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"Aval(shape={self.shape}, dtype={self.dtype})"
+
+
+def aval(x) -> Aval:
+    """Shape and dtype of an array, numpy scalar, box or Python number."""
+    try:
+        return Aval(x.shape, x.dtype)
+    except AttributeError:
+        import numpy as np
+
+        a = np.asarray(x)
+        return Aval(a.shape, a.dtype)
+
+
+class GraphNode:
+    """One recorded primitive application: what its VJP rules need, and its parents in the graph.
+
+    `parents` is None once released. Leaves (prim is None) collect their cotangent in `grad`.
+    """
+
+    __slots__ = ("ans", "argnums", "args", "dtype", "grad", "kwargs", "parents", "prim", "shape")
+
+    def __init__(self, prim, parents, argnums, args, kwargs, ans, shape, dtype) -> None:
+        self.prim = prim
+        self.parents = parents
+        self.argnums = argnums
+        self.args = args
+        self.kwargs = kwargs
+        self.ans = ans
+        self.shape = shape
+        self.dtype = dtype
+        self.grad = None
+
+    def release(self) -> None:
+        self.parents = None
+        self.args = self.ans = self.kwargs = None
+
+    @property
+    def name(self) -> str:
+        return "input" if self.prim is None else self.prim.name
+
+
+def leaf_node(shape: tuple, dtype) -> GraphNode:
+    return GraphNode(None, (), (), None, None, None, shape, dtype)
+
+
+def toposort(roots) -> list:
+    """Every node reachable from `roots`, each after all of its parents (iterative depth-first)."""
+    order = []
+    seen = set()
+    for root in roots:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(_parents(root)))]
+        while stack:
+            node, it = stack[-1]
+            for p in it:
+                if p not in seen:
+                    seen.add(p)
+                    stack.append((p, iter(_parents(p))))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def _parents(node):
+    ps = node.parents
+    if ps is None:
+        raise FreedGraphError(
+            "backward through a graph whose intermediates were already freed by an earlier "
+            "backward; pass retain_graph=True to the first backward() to keep them"
+        )
+    return ps
+
+
+def backward(seeds, retain_graph: bool = False) -> None:
+    """Reverse accumulation from `seeds` [(node, cotangent)], adding each leaf's cotangent to its grad.
+
+    Cotangents are dropped as soon as they have been pushed to the parents, so the sweep holds only the
+    frontier; each node's saved values are released after its rule ran unless `retain_graph`.
+    """
+    order = toposort([n for n, _ in seeds])
+    cts: dict = {}
+    for n, g in seeds:
+        cts[n] = cts[n] + g if n in cts else g
+    for node in reversed(order):
+        g = cts.pop(node, None)
+        prim = node.prim
+        if prim is None:
+            if g is not None:
+                node.grad = g if node.grad is None else node.grad + g
+            continue
+        parents = node.parents
+        if g is not None:
+            for p, c in zip(parents, prim.vjp(node, g)):
+                if c is not None:
+                    cts[p] = cts[p] + c if p in cts else c
+        if not retain_graph:
+            node.release()
+
+
+class ReverseTrace(Trace):
+    """A level that records a graph: the eager tape, or one `vjp`/`grad` call."""
+
+    __slots__ = ("box",)
+
+    def __init__(self, level: int, box) -> None:
+        super().__init__(level)
+        self.box = box  # (value, trace, node) -> box
+
+    def process(self, prim, args, kwargs):
+        vals, idx = unwrap_for(self, args)
+        ans = prim(*vals, **kwargs)
+        parents = tuple(args[i]._node for i in idx)
+        saved = vals if prim.save_args else [aval(v) for v in vals]
+        a = aval(ans)
+        node = GraphNode(
+            prim,
+            parents,
+            tuple(idx),
+            saved,
+            kwargs,
+            ans if prim.save_ans else None,
+            a.shape,
+            a.dtype,
+        )
+        return self.box(ans, self, node)

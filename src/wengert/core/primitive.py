@@ -1,0 +1,260 @@
+"""Primitive operations and how each mode reads their derivative rules.
+
+There are three kinds of primitive:
+
+- `Elementwise`: declared by its partial derivatives, one per argument, written in wengert's own
+  operations (so they can be differentiated again). The same partials serve reverse mode (g * d),
+  forward mode (d * t), the scalar `Node` and `Dual`, and Taylor arithmetic. Broadcasting is undone
+  in one place (`unbroadcast`).
+- `Structural`: declared by one VJP rule per argument and one JVP rule; both are linear in the cotangent
+  or tangent and must accept leading batch axes on it (how jacfwd/jacrev push a whole basis in one
+  sweep), so rules index axes from the end.
+- `NonDiff`: comparisons and other piecewise-constant functions: their result is a constant.
+
+Rule signatures: partial `(ans, *args) -> d`, VJP `(g, ans, *args, **kw) -> cotangent`,
+JVP `(tangents, ans, *args, **kw) -> tangent` with `None` for unperturbed arguments. `ans` is the value
+of the output when the primitive declares `save_ans`, otherwise an `Aval` with its shape and dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import trace as _trace
+from .graph import Aval
+from .trace import BOX_TYPES, bind, raw
+
+PYNUM = (float, int, bool)
+
+
+class DomainError(ValueError):
+    """An argument outside a function's domain (log of a negative number, sqrt of -1, ...)."""
+
+
+class Primitive:
+    """A named operation on numpy values with derivative rules."""
+
+    def __init__(self, name: str, impl, *, save_args: bool = True, save_ans: bool = False):
+        self.name = name
+        self.impl = impl
+        self.save_args = save_args
+        self.save_ans = save_ans
+
+    def __call__(self, *args, **kwargs):
+        for a in args:
+            if type(a) in BOX_TYPES:
+                return bind(self, args, kwargs)
+        return self.impl(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def vjp(self, node, g):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def jvp(self, idx, tangents, ans, vals, kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def missing(self, mode: str, i: int | None = None):
+        where = "" if i is None else f" with respect to argument {i}"
+        return NotImplementedError(
+            f"differentiation rule for primitive '{self.name}' is not implemented ({mode} mode{where})"
+        )
+
+
+def ndim(x) -> int:
+    return getattr(x, "ndim", 0)
+
+
+def shape(x) -> tuple:
+    return getattr(x, "shape", ())
+
+
+class Elementwise(Primitive):
+    """A primitive applied elementwise with numpy broadcasting, declared by its partial derivatives.
+
+    `partials[i]` is a number (a constant partial: 1 for add, -1 for sub), a function
+    `(ans, *args) -> d`, or None where argument i is not differentiable. `guard` marks partials that can
+    be infinite where the cotangent is zero (sqrt or log at 0): there 0 * inf is taken to be 0.
+    `scalar_impl` computes the function on Python floats; `domain` raises on arguments outside it.
+    """
+
+    def __init__(
+        self, name, impl, scalar_impl=None, *, partials, guard=False, domain=None, save_ans=False
+    ):
+        constant = all(p is None or isinstance(p, (int, float)) for p in partials)
+        super().__init__(name, impl, save_args=not constant, save_ans=save_ans)
+        self.scalar_impl = scalar_impl
+        self.partials = tuple(partials)
+        self.guard = guard
+        self.domain = domain
+
+    def __call__(self, *args, **kwargs):
+        for a in args:
+            if type(a) in BOX_TYPES:
+                return bind(self, args, kwargs)
+        if (
+            self.scalar_impl is not None
+            and type(args[0]) in PYNUM
+            and all(type(a) in PYNUM for a in args)
+        ):
+            return self.scalar(*args)
+        return self.impl(*args, **kwargs)
+
+    def scalar(self, *vals):
+        """Value on Python floats, after the domain check (used by Node and Dual)."""
+        if self.domain is not None:
+            self.domain(*vals)
+        return self.scalar_impl(*vals)
+
+    def partial(self, i, ans, args):
+        p = self.partials[i]
+        if p is None:
+            raise self.missing("reverse", i)
+        return p if isinstance(p, (int, float)) else p(ans, *args)
+
+    def vjp(self, node, g):
+        args, ans = node.args, node.ans
+        b = ndim(g) - len(node.shape)
+        out = []
+        for i in node.argnums:
+            p = self.partials[i]
+            if p is None:
+                out.append(None)
+                continue
+            if isinstance(p, (int, float)):
+                c = g if p == 1 else (-g if p == -1 else g * p)
+            else:
+                if self.guard:
+                    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                        c = safe_mul(g, p(ans, *args))
+                else:
+                    c = g * p(ans, *args)
+            out.append(unbroadcast(c, shape(args[i]), b))
+        return out
+
+    def jvp(self, idx, tangents, ans, vals, kwargs):
+        out = None
+        nd_ans = ndim(ans)
+        for i, t in zip(idx, tangents):
+            p = self.partials[i]
+            if p is None:
+                raise self.missing("forward", i)
+            x = vals[i]
+            nd_x = ndim(x)
+            b = ndim(t) - nd_x
+            if b and nd_x < nd_ans:  # align a batched tangent with the broadcast output
+                t = _reshape(t, shape(t)[:b] + (1,) * (nd_ans - nd_x) + shape(x))
+            if isinstance(p, (int, float)):
+                c = t if p == 1 else (-t if p == -1 else t * p)
+            else:
+                if self.guard:
+                    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                        c = safe_mul(t, p(ans, *vals))
+                else:
+                    c = p(ans, *vals) * t
+            out = c if out is None else out + c
+        b = ndim(out) - nd_ans
+        want = shape(out)[:b] + shape(ans)
+        if shape(out) != want:
+            out = _broadcast_to(out, want)
+        return out
+
+
+class Structural(Primitive):
+    """A primitive declared by per-argument VJP rules and one JVP rule (see module docstring).
+
+    `vjps` is a tuple with one rule per argument (None: not differentiable), or, for primitives taking
+    any number of arrays, a function `i -> rule`.
+    """
+
+    def __init__(self, name, impl, *, vjps, jvp, save_args=True, save_ans=False):
+        super().__init__(name, impl, save_args=save_args, save_ans=save_ans)
+        self.vjps = vjps
+        self.jvp_rule = jvp
+
+    def vjp_rule(self, i):
+        rules = self.vjps
+        rule = rules(i) if callable(rules) else rules[i]
+        if rule is None:
+            raise self.missing("reverse", i)
+        return rule
+
+    def vjp(self, node, g):
+        args = node.args
+        ans = node.ans if self.save_ans else Aval(node.shape, node.dtype)
+        kw = node.kwargs
+        return [self.vjp_rule(i)(g, ans, *args, **kw) for i in node.argnums]
+
+    def jvp(self, idx, tangents, ans, vals, kwargs):
+        if self.jvp_rule is None:
+            raise self.missing("forward")
+        ts = [None] * len(vals)
+        for i, t in zip(idx, tangents):
+            ts[i] = t
+        return self.jvp_rule(ts, ans, *vals, **kwargs)
+
+
+class NonDiff(Primitive):
+    """A piecewise-constant primitive (comparison, sign, floor...): its result is a constant."""
+
+    def __call__(self, *args, **kwargs):
+        boxed = False
+        vals = list(args)
+        for i, a in enumerate(args):
+            if type(a) in BOX_TYPES:
+                boxed = True
+                vals[i] = raw(a)
+        out = self.impl(*vals, **kwargs)
+        return _trace.const_box(out) if boxed else out
+
+
+# --- the engine's shared helpers, written in primitives so they are differentiable too ---------------
+
+
+def unbroadcast(g, target: tuple, b: int = 0):
+    """Sum `g` (with `b` leading batch axes) back to `target`, the shape of a broadcast argument."""
+    gshape = shape(g)
+    if gshape[b:] == target:
+        return g
+    lead = len(gshape) - b - len(target)
+    axes = tuple(range(b, b + lead)) + tuple(
+        b + lead + k for k, s in enumerate(target) if s == 1 and gshape[b + lead + k] != 1
+    )
+    if axes:
+        g = _sum(g, axis=axes)
+    return _reshape(g, gshape[:b] + target)
+
+
+def safe_mul(g, d):
+    """g * d, except 0 where d is infinite and g is 0 (0 * inf = 0: a zero cotangent meeting an
+    infinite partial, as for sqrt or log at 0 behind a `where`, contributes nothing)."""
+    prod = g * d
+    finite = np.isfinite(raw(d))
+    if finite.all():
+        return prod
+    return _where(finite | (raw(g) != 0), prod, 0.0)
+
+
+def _sum(x, axis):
+    from .primitives import sum_
+
+    return sum_(x, axis=axis)
+
+
+def _reshape(x, new_shape):
+    from .primitives import reshape
+
+    return reshape(x, new_shape)
+
+
+def _broadcast_to(x, new_shape):
+    from .primitives import broadcast_to
+
+    return broadcast_to(x, new_shape)
+
+
+def _where(c, x, y):
+    from .primitives import where
+
+    return where(c, x, y)

@@ -1,0 +1,15 @@
+"""Datasets and batching: IDX files, MNIST / Fashion-MNIST, and a numpy ``DataLoader``."""
+
+from .idx import load_idx, save_idx
+from .loader import DataLoader, one_hot
+from .mnist import FASHION_MNIST_DIR, load_fashion_mnist, load_mnist
+
+__all__ = [
+    "FASHION_MNIST_DIR",
+    "DataLoader",
+    "load_fashion_mnist",
+    "load_idx",
+    "load_mnist",
+    "one_hot",
+    "save_idx",
+]

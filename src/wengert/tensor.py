@@ -1,0 +1,750 @@
+"""`Tensor`: a numpy array that records the operations applied to it.
+
+A tensor created with `requires_grad=True` belongs to the eager tape (PyTorch's convention): every
+operation on it is recorded, and `backward()` accumulates gradients into the `.grad` of such leaves.
+Inside the function transforms (`grad`, `jvp`, ...) the same class boxes values of a transform's level,
+so user code is written once against one API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .core import graph, trace
+from .core import primitives as P
+from .core.forward import ForwardTrace
+from .core.graph import GraphNode, ReverseTrace, leaf_node
+from .core.trace import BOX_TYPES, EAGER_LEVEL, STATE, raw
+
+float32 = np.float32
+float64 = np.float64
+int64 = np.int64
+int32 = np.int32
+bool_ = np.bool_
+
+
+class Tensor:
+    """An n-dimensional array with automatic differentiation.
+
+    Create tensors with `wengert.tensor(data, requires_grad=...)`. Arithmetic, `@`, indexing and the
+    functions of `wengert` (exp, sum, softmax, ...) accept tensors, numpy arrays and numbers alike.
+    """
+
+    __slots__ = ("__weakref__", "_node", "_tangent", "_trace", "_value")
+    __array_priority__ = 1000.0
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        src = tensor(data, requires_grad=requires_grad, dtype=dtype)
+        self._value, self._trace, self._node, self._tangent = (
+            src._value,
+            src._trace,
+            src._node,
+            None,
+        )
+
+    # --- properties -----------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.result_type(raw(self))
+
+    @property
+    def ndim(self) -> int:
+        return len(self._value.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self._value.shape))
+
+    @property
+    def requires_grad(self) -> bool:
+        """True for tensors on the eager tape: leaves made with requires_grad and results of them."""
+        return self._trace is EAGER
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if flag and self._trace is None:
+            _check_float(self._value, "requires_grad")
+            self._trace, self._node = EAGER, leaf_node(self.shape, self.dtype)
+        elif not flag and self._trace is EAGER:
+            if self._node.prim is not None:
+                raise RuntimeError(
+                    "requires_grad can only be turned off on a leaf tensor; use .detach() to get "
+                    "a copy of a computed tensor outside the graph"
+                )
+            self._trace, self._node = None, None
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        self.requires_grad = flag
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._trace is not EAGER or self._node.prim is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient of a leaf tensor after `backward()` (None before)."""
+        node = self._node
+        if self._trace is EAGER and node.prim is None and node.grad is not None:
+            return _const(node.grad)
+        return None
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if self._trace is not EAGER or self._node.prim is not None:
+            raise RuntimeError("only leaf tensors with requires_grad=True hold a .grad")
+        if value is None:
+            self._node.grad = None
+            return
+        g = np.asarray(raw(value), dtype=self.dtype)
+        if g.shape != self.shape:
+            raise ValueError(f"grad of shape {g.shape} assigned to a tensor of shape {self.shape}")
+        self._node.grad = g
+
+    @property
+    def data(self) -> Tensor:
+        """The same values outside the graph (shares memory)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        v = np.asarray(raw(value))
+        if v.shape != self.shape:
+            raise ValueError(f"data of shape {v.shape} assigned to a tensor of shape {self.shape}")
+        self._value = v.astype(self.dtype, copy=False)
+
+    # --- conversion -----------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The values as a numpy array (shares memory; no gradient flows through it)."""
+        return np.asarray(raw(self))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        a = np.asarray(raw(self))
+        if dtype is not None:
+            a = a.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
+    def item(self) -> float | int | bool:
+        v = np.asarray(raw(self))
+        if v.size != 1:
+            raise ValueError(f"item() needs a tensor with one element; this one has shape {v.shape}")
+        return v.item()
+
+    def tolist(self) -> Any:
+        return np.asarray(raw(self)).tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        return int(np.asarray(raw(self)).__index__())
+
+    def __bool__(self) -> bool:
+        return bool(np.asarray(raw(self)))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def detach(self) -> Tensor:
+        """The same values as a constant: no trace, no gradient (shares memory)."""
+        return _const(raw(self))
+
+    def astype(self, dtype: Any) -> Tensor:
+        return P.cast(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def __repr__(self) -> str:
+        v = np.asarray(raw(self))
+        body = np.array2string(v, separator=", ", prefix="tensor(")
+        extras = []
+        if v.dtype != np.float32:
+            extras.append(f"dtype={v.dtype}")
+        if self._trace is EAGER:
+            extras.append("requires_grad=True")
+        elif self._trace is not None:
+            extras.append(f"traced at level {self._trace.level}")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    __hash__ = object.__hash__
+
+    # --- backward -------------------------------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Reverse accumulation from this tensor: add d(self)/d(leaf) to every leaf's `.grad`.
+
+        `gradient` seeds the sweep (the vector of a vector-Jacobian product); it may be omitted for a
+        tensor with one element. Gradients accumulate across calls, as in PyTorch: reset them with
+        `Module.zero_grad()`/`optimizer.zero_grad()` or `t.grad = None`. The graph's intermediates
+        are freed afterwards unless `retain_graph=True`.
+        """
+        if self._trace is not EAGER:
+            if self._trace is None:
+                raise RuntimeError(
+                    "backward() on a tensor that does not require grad: none of the tensors it was "
+                    "computed from had requires_grad=True (or it was computed under no_grad())"
+                )
+            raise RuntimeError(
+                "backward() inside a function transform; return the value and use "
+                "wengert.grad/vjp on the function instead"
+            )
+        value = self._value
+        if gradient is None:
+            if np.size(value) != 1:
+                raise RuntimeError(
+                    f"backward() on a tensor of shape {np.shape(value)} needs `gradient`: pass an "
+                    "array of that shape (e.g. wengert.ones_like(t)), or reduce the tensor to one "
+                    "element first (t.sum())"
+                )
+            seed = np.ones(np.shape(value), dtype=np.result_type(value))
+        else:
+            seed = np.asarray(raw(gradient), dtype=np.result_type(value))
+            if seed.shape != np.shape(value):
+                raise ValueError(
+                    f"backward(): gradient of shape {seed.shape} for a tensor of shape "
+                    f"{np.shape(value)}; they must match"
+                )
+        graph.backward([(self._node, seed)], retain_graph=retain_graph)
+
+    # --- operators ------------------------------------------------------------------------------
+    def __add__(self, other):
+        return P.add(self, other)
+
+    def __radd__(self, other):
+        return P.add(other, self)
+
+    def __sub__(self, other):
+        return P.sub(self, other)
+
+    def __rsub__(self, other):
+        return P.sub(other, self)
+
+    def __mul__(self, other):
+        return P.mul(self, other)
+
+    def __rmul__(self, other):
+        return P.mul(other, self)
+
+    def __truediv__(self, other):
+        return P.div(self, other)
+
+    def __rtruediv__(self, other):
+        return P.div(other, self)
+
+    def __pow__(self, other):
+        return P.power(self, other)
+
+    def __rpow__(self, other):
+        return P.power(other, self)
+
+    def __matmul__(self, other):
+        return _matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _matmul(other, self)
+
+    def __neg__(self):
+        return P.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return P.abs_(self)
+
+    def __lt__(self, other):
+        return P.less(self, other)
+
+    def __le__(self, other):
+        return P.less_equal(self, other)
+
+    def __gt__(self, other):
+        return P.greater(self, other)
+
+    def __ge__(self, other):
+        return P.greater_equal(self, other)
+
+    def __eq__(self, other):  # type: ignore[override]
+        return P.equal(self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return P.not_equal(self, other)
+
+    def __invert__(self):
+        return P.logical_not(self)
+
+    def __and__(self, other):
+        return P.logical_and(self, other)
+
+    def __or__(self, other):
+        return P.logical_or(self, other)
+
+    def __getitem__(self, index):
+        return P.getitem(self, index=_index(index))
+
+    def __setitem__(self, index, value) -> None:
+        if self._trace is not None and not (self._trace is EAGER and not STATE.grad_enabled):
+            raise RuntimeError(
+                "in-place assignment into a tensor that is being differentiated would change a "
+                "value the graph has recorded; build a new tensor instead, e.g. "
+                "wengert.where(mask, new_values, t), or wengert.concatenate/stack of pieces"
+            )
+        raw(self)[_index(index)] = raw(value)
+
+    # --- numpy interoperability: np.exp(t), ndarray * t, np.sum(t) -------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        prim = _UFUNCS.get(ufunc)
+        if method == "__call__" and not kwargs and prim is not None:
+            return prim(*inputs)
+        if any(type(a) in BOX_TYPES and a._trace is not None for a in inputs):
+            raise TypeError(
+                f"numpy's {ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
+                "differentiable by wengert; use the wengert function of the same name"
+            )
+        args = [raw(a) for a in inputs]
+        out = getattr(ufunc, method)(*args, **kwargs)
+        return _const(out) if isinstance(out, np.ndarray) else out
+
+    def __array_function__(self, func, types, args, kwargs):
+        from . import ops
+
+        fn = ops.NUMPY_FUNCTIONS.get(func)
+        if fn is not None:
+            return fn(*args, **kwargs)
+        if any(type(a) in BOX_TYPES and a._trace is not None for a in _flat(args)):
+            raise TypeError(
+                f"numpy.{func.__name__} is not differentiable by wengert; use the wengert "
+                "function of the same name, or compute it from wengert operations"
+            )
+        out = func(*_raw_tree(args), **_raw_tree(kwargs))
+        return _const(out) if isinstance(out, np.ndarray) else out
+
+    # --- methods ---------------------------------------------------------------------------------
+    def exp(self):
+        return P.exp(self)
+
+    def log(self):
+        return P.log(self)
+
+    def sin(self):
+        return P.sin(self)
+
+    def cos(self):
+        return P.cos(self)
+
+    def tan(self):
+        return P.tan(self)
+
+    def tanh(self):
+        return P.tanh(self)
+
+    def sigmoid(self):
+        return P.sigmoid(self)
+
+    def relu(self):
+        return P.relu(self)
+
+    def sqrt(self):
+        return P.sqrt(self)
+
+    def abs(self):
+        return P.abs_(self)
+
+    def pow(self, exponent):
+        return P.power(self, exponent)
+
+    def clip(self, min=None, max=None):
+        return P.clip(self, min, max)
+
+    clamp = clip
+
+    def sum(self, axis=None, keepdims=False, dtype=None, out=None):
+        _no_out(out, "sum")
+        return P.sum_(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False, dtype=None, out=None):
+        from . import ops
+
+        _no_out(out, "mean")
+        return ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0, dtype=None, out=None):
+        from . import ops
+
+        _no_out(out, "var")
+        return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0, dtype=None, out=None):
+        from . import ops
+
+        _no_out(out, "std")
+        return ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def max(self, axis=None, keepdims=False, out=None):
+        _no_out(out, "max")
+        return P.max_(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False, out=None):
+        _no_out(out, "min")
+        return P.min_(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, out=None):
+        return P.argmax(self, axis=axis)
+
+    def argmin(self, axis=None, out=None):
+        return P.argmin(self, axis=axis)
+
+    def reshape(self, *shape):
+        from . import ops
+
+        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def flatten(self):
+        return self.reshape(-1)
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
+        return P.transpose(self, axes=tuple(axes) if axes else None)
+
+    @property
+    def T(self) -> Tensor:
+        return P.transpose(self)
+
+    def squeeze(self, axis=None):
+        from . import ops
+
+        return ops.squeeze(self, axis)
+
+    def expand_dims(self, axis):
+        from . import ops
+
+        return ops.expand_dims(self, axis)
+
+    unsqueeze = expand_dims
+
+    def matmul(self, other):
+        return _matmul(self, other)
+
+    dot = matmul
+
+    def softmax(self, axis=-1):
+        return P.softmax(self, axis=axis)
+
+    def log_softmax(self, axis=-1):
+        return P.log_softmax(self, axis=axis)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return P.logsumexp(self, axis=axis, keepdims=keepdims)
+
+
+BOX_TYPES.add(Tensor)
+_new = object.__new__
+
+
+def _rbox(value, tr, node) -> Tensor:
+    t = _new(Tensor)
+    t._value = value
+    t._trace = tr
+    t._node = node
+    t._tangent = None
+    return t
+
+
+def _fbox(value, tr, tangent) -> Tensor:
+    t = _new(Tensor)
+    t._value = value
+    t._trace = tr
+    t._node = None
+    t._tangent = tangent
+    return t
+
+
+def _const(value) -> Tensor:
+    return _rbox(value, None, None)
+
+
+class _EagerTrace(ReverseTrace):
+    """The tape of tensors with requires_grad=True: the bottom level, so its values are plain arrays."""
+
+    __slots__ = ()
+
+    def process(self, prim, args, kwargs):
+        vals = list(args)
+        parents = []
+        idx = []
+        for i, a in enumerate(args):
+            if type(a) in BOX_TYPES:
+                vals[i] = a._value
+                if a._trace is self:
+                    parents.append(a._node)
+                    idx.append(i)
+        ans = prim.impl(*vals, **kwargs)
+        try:
+            shp, dt = ans.shape, ans.dtype
+        except AttributeError:
+            ans = np.asarray(ans)
+            shp, dt = ans.shape, ans.dtype
+        if not prim.save_args:
+            vals = [graph.aval(v) for v in vals]
+        node = GraphNode(
+            prim, tuple(parents), tuple(idx), vals, kwargs, ans if prim.save_ans else None, shp, dt
+        )
+        return _rbox(ans, self, node)
+
+
+EAGER = _EagerTrace(EAGER_LEVEL, _rbox)
+trace.const_box = _const
+
+
+def reverse_trace(level: int) -> ReverseTrace:
+    return ReverseTrace(level, _rbox)
+
+
+def forward_trace(level: int) -> ForwardTrace:
+    return ForwardTrace(level, _fbox)
+
+
+# --- construction ------------------------------------------------------------------------------
+
+
+def _check_float(value, what: str) -> None:
+    if not np.issubdtype(np.result_type(value), np.floating):
+        raise TypeError(
+            f"{what}: only floating-point tensors can require gradients, got dtype "
+            f"{np.result_type(value)}; create it with float values or dtype=wengert.float32"
+        )
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new tensor holding a copy of `data` (a number, nested sequence, numpy array or Tensor).
+
+    Python floats default to float32 (as in PyTorch); numpy arrays keep their dtype unless `dtype`
+    is given. `requires_grad=True` puts the tensor on the eager tape as a leaf.
+    """
+    if type(data) in BOX_TYPES:
+        data = raw(data)
+    from_numpy = isinstance(data, (np.ndarray, np.generic))
+    try:
+        value = np.array(data, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"tensor(): cannot make an array from {data!r}: {e}") from None
+    if value.dtype == object or value.dtype.kind in "USV":
+        raise TypeError(f"tensor(): data must be numeric, got {data!r}")
+    if dtype is None and not from_numpy and value.dtype == np.float64:
+        value = value.astype(np.float32)
+    t = _const(value)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """`data` as a tensor without copying when it already is one (or a numpy array of that dtype)."""
+    if type(data) in BOX_TYPES and dtype is None:
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtype):
+        return _const(data)
+    return tensor(data, dtype=dtype)
+
+
+def _default(dtype):
+    return np.float32 if dtype is None else dtype
+
+
+def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    return tensor(np.zeros(_shape_arg(shape), _default(dtype)), requires_grad=requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    return tensor(np.ones(_shape_arg(shape), _default(dtype)), requires_grad=requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    return tensor(np.full(shape, fill_value, _default(dtype)), requires_grad=requires_grad)
+
+
+def zeros_like(x, dtype=None) -> Tensor:
+    return tensor(np.zeros_like(np.asarray(raw(x)), dtype=dtype))
+
+
+def ones_like(x, dtype=None) -> Tensor:
+    return tensor(np.ones_like(np.asarray(raw(x)), dtype=dtype))
+
+
+def randn(*shape, dtype=None, requires_grad: bool = False, seed=None) -> Tensor:
+    """Standard normal samples (numpy's default generator; `seed` for reproducibility)."""
+    rng = np.random.default_rng(seed)
+    return tensor(
+        rng.standard_normal(_shape_arg(shape)).astype(_default(dtype)), requires_grad=requires_grad
+    )
+
+
+def rand(*shape, dtype=None, requires_grad: bool = False, seed=None) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    rng = np.random.default_rng(seed)
+    return tensor(rng.random(_shape_arg(shape)).astype(_default(dtype)), requires_grad=requires_grad)
+
+
+def arange(*args, dtype=None) -> Tensor:
+    return tensor(np.arange(*args, dtype=dtype))
+
+
+def eye(n: int, m: int | None = None, dtype=None) -> Tensor:
+    return tensor(np.eye(n, m, dtype=_default(dtype)))
+
+
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], Sequence):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+# --- gradient mode -------------------------------------------------------------------------------
+
+
+class no_grad:
+    """Context manager and decorator: operations on tensors are not recorded on the eager tape.
+
+    Per thread. Function transforms (grad, jvp, ...) still work inside it.
+    """
+
+    _enabled = False
+
+    def __enter__(self) -> None:
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = self._enabled
+
+    def __exit__(self, *exc) -> None:
+        STATE.grad_enabled = self._prev
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager and decorator: record on the eager tape again (inside `no_grad`)."""
+
+    _enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return STATE.grad_enabled
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _matmul(x, y):
+    xs, ys = (
+        np.shape(raw(x)) if not hasattr(x, "shape") else x.shape,
+        (np.shape(raw(y)) if not hasattr(y, "shape") else y.shape),
+    )
+    if len(xs) == 0 or len(ys) == 0:
+        raise ValueError(f"matmul: operands must have at least one dimension, got shapes {xs} and {ys}")
+    k1 = xs[-1]
+    k2 = ys[-2] if len(ys) >= 2 else ys[0]
+    if k1 != k2:
+        raise ValueError(
+            f"matmul: shapes {xs} and {ys} do not match: inner dimensions {k1} and {k2} differ"
+        )
+    return P.matmul(x, y)
+
+
+def _index(index):
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for i in index:
+        if type(i) in BOX_TYPES:
+            i = np.asarray(raw(i))
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        out.append(i)
+    return tuple(out)
+
+
+def _no_out(out, name: str) -> None:
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported for tensors")
+
+
+def _flat(args):
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            yield from _flat(a)
+        else:
+            yield a
+
+
+def _raw_tree(x):
+    if isinstance(x, dict):
+        return {k: _raw_tree(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_raw_tree(v) for v in x)
+    return raw(x)
+
+
+_UFUNCS = {
+    np.add: P.add,
+    np.subtract: P.sub,
+    np.multiply: P.mul,
+    np.divide: P.div,
+    np.power: P.power,
+    np.negative: P.neg,
+    np.exp: P.exp,
+    np.log: P.log,
+    np.sqrt: P.sqrt,
+    np.sin: P.sin,
+    np.cos: P.cos,
+    np.tan: P.tan,
+    np.tanh: P.tanh,
+    np.sinh: P.sinh,
+    np.cosh: P.cosh,
+    np.arcsin: P.arcsin,
+    np.arccos: P.arccos,
+    np.arctan: P.arctan,
+    np.log1p: P.log1p,
+    np.expm1: P.expm1,
+    np.abs: P.abs_,
+    np.maximum: P.maximum,
+    np.minimum: P.minimum,
+    np.matmul: _matmul,
+    np.sign: P.sign,
+    np.floor: P.floor,
+    np.ceil: P.ceil,
+    np.greater: P.greater,
+    np.greater_equal: P.greater_equal,
+    np.less: P.less,
+    np.less_equal: P.less_equal,
+    np.equal: P.equal,
+    np.not_equal: P.not_equal,
+    np.logical_not: P.logical_not,
+    np.isfinite: P.isfinite,
+    np.isnan: P.isnan,
+}

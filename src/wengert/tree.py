@@ -1,0 +1,42 @@
+"""Nested containers (tuples, lists, dicts) of arrays: flatten to leaves and rebuild."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def flatten(tree: Any) -> tuple[list, Any]:
+    """Leaves of `tree` in a fixed order, and a description to rebuild it with `unflatten`."""
+    leaves: list = []
+    return leaves, _flatten(tree, leaves)
+
+
+def _flatten(tree, leaves):
+    if isinstance(tree, (tuple, list)):
+        return (type(tree), [_flatten(t, leaves) for t in tree])
+    if isinstance(tree, dict):
+        keys = sorted(tree)
+        return (dict, keys, [_flatten(tree[k], leaves) for k in keys])
+    leaves.append(tree)
+    return None
+
+
+def unflatten(treedef: Any, leaves) -> Any:
+    """Rebuild the container described by `treedef` with `leaves` in order."""
+    it = iter(leaves)
+    out = _unflatten(treedef, it)
+    return out
+
+
+def _unflatten(d, it):
+    if d is None:
+        return next(it)
+    if d[0] is dict:
+        return {k: _unflatten(sub, it) for k, sub in zip(d[1], d[2])}
+    items = [_unflatten(sub, it) for sub in d[1]]
+    return tuple(items) if d[0] is tuple else list(items)
+
+
+def tree_map(fn, tree: Any) -> Any:
+    leaves, treedef = flatten(tree)
+    return unflatten(treedef, [fn(x) for x in leaves])
