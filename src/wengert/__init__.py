@@ -32,6 +32,7 @@ from .ops import (
     divide,
     dot,
     equal,
+    erf,
     exp,
     expand_dims,
     expm1,
@@ -44,6 +45,7 @@ from .ops import (
     isnan,
     less,
     less_equal,
+    linear,
     log,
     log1p,
     log_softmax,
@@ -92,6 +94,7 @@ from .ops import (
     var,
     where,
 )
+from .io import FormatError, load, save
 from .scalar import Dual, Node, derivative
 from .tensor import (
     Tensor,
@@ -129,5 +132,7 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
+
+from .viz import draw_graph
 
 __version__ = "0.1.0"

@@ -22,6 +22,7 @@ power = pow = P.power
 exp, log, sqrt, sin, cos, tan, tanh = P.exp, P.log, P.sqrt, P.sin, P.cos, P.tan, P.tanh
 sinh, cosh, arcsin, arccos, arctan = P.sinh, P.cosh, P.arcsin, P.arccos, P.arctan
 log1p, expm1, sigmoid, softplus, relu = P.log1p, P.expm1, P.sigmoid, P.softplus, P.relu
+erf = P.erf
 abs = P.abs_
 maximum, minimum, where = P.maximum, P.minimum, P.where
 sign, floor, ceil, round = P.sign, P.floor, P.ceil, P.round_
@@ -221,6 +222,16 @@ def cross_entropy(logits, labels, reduction: str = "mean"):
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     return P.cross_entropy(logits, labels, reduction=reduction)
+
+
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias (PyTorch's layout: weight has shape (out_features, in_features))."""
+    xs, ws = np.shape(raw(x)), np.shape(raw(weight))
+    if len(ws) != 2 or not xs or xs[-1] != ws[1]:
+        raise ValueError(f"linear: input of shape {xs} does not fit weight of shape {ws}")
+    if bias is not None and np.shape(raw(bias)) != (ws[0],):
+        raise ValueError(f"linear: bias of shape {np.shape(raw(bias))}, expected ({ws[0]},)")
+    return P.linear(x, weight) if bias is None else P.linear(x, weight, bias)
 
 
 def astype(x, dtype):

@@ -182,6 +182,20 @@ log1p = Elementwise(
     domain=_requires("log1p", lambda x: x > -1, "argument must be > -1"),
 )
 expm1 = Elementwise("expm1", np.expm1, math.expm1, partials=(lambda ans, x: ans + 1,), save_ans=True)
+
+
+def _erf(x):
+    try:
+        from scipy.special import erf as scipy_erf
+    except ImportError:  # numpy has no erf: fall back to the math module, elementwise
+        return np.vectorize(math.erf, otypes=[np.result_type(x, np.float32)])(x)
+    return scipy_erf(x)
+
+
+erf = Elementwise(
+    "erf", _erf, math.erf, partials=(lambda ans, x: (2 / math.sqrt(math.pi)) * exp(-x * x),)
+)
+
 sigmoid = Elementwise(
     "sigmoid", _sigmoid, _ssigmoid, partials=(lambda ans, x: ans * (1 - ans),), save_ans=True
 )
@@ -521,6 +535,49 @@ def _matmul_jvp(ts, ans, x, y):
 
 
 matmul = Structural("matmul", np.matmul, vjps=(_matmul_vjp_x, _matmul_vjp_y), jvp=_matmul_jvp)
+
+
+def _linear(x, w, b=None):
+    y = x @ w.T
+    if b is not None:
+        y += b  # y is fresh: adding in place saves a temporary
+    return y
+
+
+def _linear_vjp_w(g, ans, x, w, b=None):
+    bd = _lead(g, ans)
+    g2 = reshape(g, shape(g)[:bd] + (-1, shape(w)[0]))
+    return matmul(_mT(g2), reshape(x, (-1, shape(w)[1])))
+
+
+def _linear_vjp_b(g, ans, x, w, b=None):
+    bd = _lead(g, ans)
+    return sum_(g, axis=tuple(range(bd, ndim(g) - 1))) if ndim(g) - 1 > bd else g
+
+
+def _linear_jvp(ts, ans, x, w, b=None):
+    tx, tw, tb = (ts + [None])[:3]
+    nd = ndim(x)
+    out = None
+    if tx is not None:
+        out = matmul(tx, _mT(w))
+    if tw is not None:
+        bd = _lead(tw, w)
+        c = matmul(x, _mT(_pad(tw, bd, shape(w), nd)))
+        out = c if out is None else out + c
+    if tb is not None:
+        bd = _lead(tb, b)
+        c = _pad(tb, bd, shape(b), nd)
+        out = c if out is None else out + c
+    return out
+
+
+linear = Structural(
+    "linear",
+    _linear,
+    vjps=(lambda g, ans, x, w, b=None: matmul(g, w), _linear_vjp_w, _linear_vjp_b),
+    jvp=_linear_jvp,
+)
 
 # --- normalisations and losses, as primitives with stable forward passes and rules ---------------
 
