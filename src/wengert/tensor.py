@@ -497,7 +497,10 @@ class _EagerTrace(ReverseTrace):
                 if a._trace is self:
                     parents.append(a._node)
                     idx.append(i)
-        ans = prim.impl(*vals, **kwargs)
+        try:
+            ans = prim.impl(*vals, **kwargs)
+        except ValueError as e:
+            raise prim.error(vals, e) from None
         try:
             shp, dt = ans.shape, ans.dtype
         except AttributeError:

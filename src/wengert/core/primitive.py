@@ -44,7 +44,17 @@ class Primitive:
         for a in args:
             if type(a) in BOX_TYPES:
                 return bind(self, args, kwargs)
-        return self.impl(*args, **kwargs)
+        try:
+            return self.impl(*args, **kwargs)
+        except ValueError as e:
+            raise self.error(args, e) from None
+
+    def error(self, args, e: Exception) -> ValueError:
+        """numpy's ValueError (a broadcasting mismatch, say) restated with this op and the shapes."""
+        if str(e).startswith(f"{self.name}:"):
+            return e
+        shapes = ", ".join(str(shape(raw(a))) for a in args)
+        return ValueError(f"{self.name}: arguments of shapes {shapes}: {e}")
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -99,7 +109,10 @@ class Elementwise(Primitive):
             and all(type(a) in PYNUM for a in args)
         ):
             return self.scalar(*args)
-        return self.impl(*args, **kwargs)
+        try:
+            return self.impl(*args, **kwargs)
+        except ValueError as e:
+            raise self.error(args, e) from None
 
     def scalar(self, *vals):
         """Value on Python floats, after the domain check (used by Node and Dual)."""

@@ -355,13 +355,18 @@ def _extremum(name: str, fn):
 max_ = _extremum("max", np.max)
 min_ = _extremum("min", np.min)
 
-reshape = Structural(
+reshape_p = Structural(
     "reshape",
     lambda x, new_shape: np.reshape(x, new_shape),
     vjps=(lambda g, ans, x, new_shape: reshape(g, shape(g)[: _lead(g, ans)] + x.shape),),
     jvp=lambda ts, ans, x, new_shape: reshape(ts[0], shape(ts[0])[: _lead(ts[0], x)] + ans.shape),
     save_args=False,
 )
+
+
+def reshape(x, new_shape):
+    """x with a new shape (shape parameters are keywords of the primitive, not arguments)."""
+    return reshape_p(x, new_shape=tuple(new_shape))
 
 
 def _perm(axes, nd):
@@ -372,7 +377,7 @@ def _batched_perm(perm, b):
     return tuple(range(b)) + tuple(b + a for a in perm)
 
 
-transpose = Structural(
+transpose_p = Structural(
     "transpose",
     lambda x, axes=None: np.transpose(x, axes),
     vjps=(
@@ -387,19 +392,27 @@ transpose = Structural(
 )
 
 
+def transpose(x, axes=None):
+    return transpose_p(x, axes=None if axes is None else tuple(axes))
+
+
 def _broadcast_jvp(ts, ans, x, new_shape):
     t = ts[0]
     b = _lead(t, x)
     return broadcast_to(_pad(t, b, shape(x), len(new_shape)), shape(t)[:b] + tuple(new_shape))
 
 
-broadcast_to = Structural(
+broadcast_to_p = Structural(
     "broadcast_to",
     lambda x, new_shape: np.broadcast_to(x, new_shape),
     vjps=(lambda g, ans, x, new_shape: unbroadcast(g, x.shape, _lead(g, ans)),),
     jvp=_broadcast_jvp,
     save_args=False,
 )
+
+
+def broadcast_to(x, new_shape):
+    return broadcast_to_p(x, new_shape=tuple(new_shape))
 
 
 def _batched_index(index: tuple, b: int) -> tuple:

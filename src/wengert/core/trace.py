@@ -84,7 +84,10 @@ def bind(prim, args: tuple, kwargs: dict):
         top = None
     if top is None:
         vals = [a._value if type(a) in BOX_TYPES else a for a in args]
-        return const_box(prim.impl(*vals, **kwargs))
+        try:
+            return const_box(prim.impl(*vals, **kwargs))
+        except ValueError as e:
+            raise prim.error(vals, e) from None
     return top.process(prim, args, kwargs)
 
 
