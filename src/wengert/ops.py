@@ -84,7 +84,13 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0):
 
 def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
     """Standard deviation over `axis`; its gradient at zero spread is 0."""
-    return P.sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    return _sqrt0(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+def _sqrt0(s):
+    """sqrt(s) for s >= 0 whose gradient at s == 0 is taken to be 0 (not inf * 0 = nan)."""
+    pos = s > 0
+    return where(pos, P.sqrt(where(pos, s, 1.0)), 0.0)
 
 
 def reshape(x, shape):
@@ -192,7 +198,7 @@ def trace(x):
 
 def norm(x, axis=None, keepdims: bool = False):
     """Euclidean (Frobenius) norm; its gradient at 0 is 0."""
-    return sqrt(sum(x * x, axis=axis, keepdims=keepdims))
+    return _sqrt0(sum(x * x, axis=axis, keepdims=keepdims))
 
 
 def take(x, indices, axis=None):
