@@ -118,6 +118,7 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .taylor import taylor
 from .transforms import (
     checkpoint,
     custom_jvp,

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .core import primitives as P
 from .core.forward import ForwardTrace
-from .core.graph import toposort
 from .core.trace import BOX_TYPES, DUAL_LEVEL, next_level
 
 _new = object.__new__
@@ -37,7 +38,8 @@ class Node:
     optional label for pictures).
     """
 
-    __slots__ = ("__weakref__", "_prim", "grad", "name", "parents", "value")
+    # `_ct` holds a node's cotangent during one backward sweep (a slot is cheaper than a dict).
+    __slots__ = ("__weakref__", "_ct", "_prim", "grad", "name", "parents", "value")
 
     def __init__(self, value: float, name: str | None = None) -> None:
         self.value = _real(value, "Node")
@@ -57,28 +59,58 @@ class Node:
 
     # --- reverse and forward accumulation ---------------------------------------------------------
     def topological_sort(self) -> list[Node]:
-        """Every node this one depends on, each after its parents, ending with this node."""
-        return toposort([self])
+        """Every node this one depends on, each after its parents, ending with this node.
+
+        The order is deterministic: parents are visited in argument order.
+        """
+        return _toposort(self)
 
     def backward(self, seed: float = 1.0) -> None:
         """Reverse accumulation: add d(self)/d(node) * seed to the `grad` of every node of the graph.
 
-        Gradients accumulate across calls (as in PyTorch); `zero_grad()` resets them.
+        Gradients accumulate across calls (as in PyTorch); `zero_grad()` resets them. Each node's
+        partial derivatives come from the primitive table; where one is infinite (sqrt at 0) the
+        gradient is inf, and a zero cotangent times an infinite partial counts as 0.
         """
-        order = toposort([self])
-        cts = {self: float(seed)}
+        order = _toposort(self)  # also sets every node's `_ct` to 0.0
+        self._ct = float(seed)
         for node in reversed(order):
-            g = cts.pop(node)
+            g = node._ct
             node.grad += g
             prim = node._prim
             if prim is None:
                 continue
             parents = node.parents
-            vals = [p.value for p in parents] if prim.save_args else ()
-            for i, p in enumerate(parents):
-                d = prim.partials[i]
-                c = g * (d if d.__class__ is int else d(node.value, *vals))
-                cts[p] = cts[p] + c if p in cts else c
+            if len(parents) == 2:
+                a, b = parents
+                da, db = prim.partials
+                # Constant partials (add, sub) are ints in the table: no call needed.
+                if da.__class__ is int and db.__class__ is int:
+                    a._ct += g * da
+                    b._ct += g * db
+                    continue
+                av, bv = a.value, b.value
+                try:
+                    ca = g * (da if da.__class__ is int else da(node.value, av, bv))
+                    cb = g * (db if db.__class__ is int else db(node.value, av, bv))
+                except (ZeroDivisionError, OverflowError):
+                    ca, cb = _limit_terms(prim, g, node.value, (av, bv))
+                a._ct += ca
+                b._ct += cb
+            elif len(parents) == 1:
+                (a,) = parents
+                (da,) = prim.partials
+                if da.__class__ is int:
+                    a._ct += g * da
+                    continue
+                try:
+                    a._ct += g * da(node.value, a.value)
+                except (ZeroDivisionError, OverflowError):
+                    a._ct += _limit_terms(prim, g, node.value, (a.value,))[0]
+            else:
+                vals = [p.value for p in parents]
+                for p, c in zip(parents, _terms(prim, g, node.value, vals)):
+                    p._ct += c
 
     def forward_accumulate(self, wrt: Node | dict, seed: float = 1.0) -> dict[Node, float]:
         """Forward accumulation: d(node)/d(wrt) for every node of the graph, in topological order.
@@ -88,65 +120,59 @@ class Node:
         """
         seeds = {wrt: float(seed)} if isinstance(wrt, Node) else dict(wrt)
         tangent: dict[Node, float] = {}
-        for node in toposort([self]):
+        for node in _toposort(self):
             prim = node._prim
             if node in seeds:
                 t = seeds[node]
             elif prim is None:
                 t = 0.0
             else:
-                vals = [p.value for p in node.parents]
+                parents = node.parents
+                ts = [tangent[p] for p in parents]
+                vals = [p.value for p in parents]
                 t = 0.0
-                for i, p in enumerate(node.parents):
-                    d = prim.partials[i]
-                    t += (d if d.__class__ is int else d(node.value, *vals)) * tangent[p]
+                for ti, di in zip(ts, _terms(prim, 1.0, node.value, vals)):
+                    # a zero tangent times an infinite partial counts as 0
+                    if ti:
+                        t += ti * di
             tangent[node] = t
         return tangent
 
     def zero_grad(self) -> None:
         """Set the grad of every node of this graph to 0."""
-        for node in toposort([self]):
+        for node in _toposort(self):
             node.grad = 0.0
 
-    # --- operations ---------------------------------------------------------------------------------
-    def __add__(self, other):
-        return _op2(P.add, self, other)
+    # --- operations -------------------------------------------------------------------------------
+    # The arithmetic operators and the methods sigmoid, relu, tanh, exp, log, sin, cos, sqrt, abs are
+    # made by `_binary` / `_unary` below (one small function each, reading its primitive from the
+    # table); these declarations give their signatures to type checkers.
+    if TYPE_CHECKING:
 
-    def __radd__(self, other):
-        return _op2(P.add, other, self)
+        def __add__(self, other: Node | float) -> Node: ...
+        def __radd__(self, other: float) -> Node: ...
+        def __sub__(self, other: Node | float) -> Node: ...
+        def __rsub__(self, other: float) -> Node: ...
+        def __mul__(self, other: Node | float) -> Node: ...
+        def __rmul__(self, other: float) -> Node: ...
+        def __truediv__(self, other: Node | float) -> Node: ...
+        def __rtruediv__(self, other: float) -> Node: ...
+        def __pow__(self, other: Node | float) -> Node: ...
+        def __rpow__(self, other: float) -> Node: ...
+        def __neg__(self) -> Node: ...
+        def __abs__(self) -> Node: ...
+        def abs(self) -> Node: ...
+        def sigmoid(self) -> Node: ...
+        def relu(self) -> Node: ...
+        def tanh(self) -> Node: ...
+        def exp(self) -> Node: ...
+        def log(self) -> Node: ...
+        def sin(self) -> Node: ...
+        def cos(self) -> Node: ...
+        def sqrt(self) -> Node: ...
 
-    def __sub__(self, other):
-        return _op2(P.sub, self, other)
-
-    def __rsub__(self, other):
-        return _op2(P.sub, other, self)
-
-    def __mul__(self, other):
-        return _op2(P.mul, self, other)
-
-    def __rmul__(self, other):
-        return _op2(P.mul, other, self)
-
-    def __truediv__(self, other):
-        return _op2(P.div, self, other)
-
-    def __rtruediv__(self, other):
-        return _op2(P.div, other, self)
-
-    def __pow__(self, other):
-        return _op2(P.power, self, other)
-
-    def __rpow__(self, other):
-        return _op2(P.power, other, self)
-
-    def __neg__(self):
-        return _op1(P.neg, self)
-
-    def __pos__(self):
+    def __pos__(self) -> Node:
         return self
-
-    def __abs__(self):
-        return _op1(P.abs_, self)
 
     def __lt__(self, other):
         return self.value < _value(other)
@@ -163,43 +189,87 @@ class Node:
     def __float__(self) -> float:
         return self.value
 
-    def sigmoid(self):
-        return _op1(P.sigmoid, self)
 
-    def relu(self):
-        return _op1(P.relu, self)
+_MARK = object()  # on the toposort stack: "the node below me has all its parents placed"
 
-    def tanh(self):
-        return _op1(P.tanh, self)
 
-    def exp(self):
-        return _op1(P.exp, self)
+def _toposort(root: Node) -> list[Node]:
+    """Post-order depth-first sort, iterative, and allocating no per-node containers.
 
-    def log(self):
-        return _op1(P.log, self)
+    A stack of bare nodes and markers keeps the garbage collector out of the way on deep graphs
+    (a stack of tuples or iterators a million deep triggers full collections). Sets `_ct = 0.0` on
+    every node, ready for a backward sweep.
+    """
+    order: list[Node] = []
+    seen: set[Node] = set()
+    stack: list = [root]
+    push, pop, mark, out = stack.append, stack.pop, seen.add, order.append
+    while stack:
+        node = pop()
+        if node is _MARK:
+            out(pop())
+            continue
+        if node in seen:
+            continue
+        mark(node)
+        node._ct = 0.0
+        push(node)
+        push(_MARK)
+        parents = node.parents
+        if parents:
+            # pushed in reverse so that parents are visited (and listed) in argument order
+            for p in reversed(parents):
+                if p not in seen:
+                    push(p)
+    return order
 
-    def sin(self):
-        return _op1(P.sin, self)
 
-    def cos(self):
-        return _op1(P.cos, self)
+def _terms(prim, g: float, ans: float, vals: list) -> list[float]:
+    """g * (d prim / d arg i) for each argument, from the table's partials."""
+    try:
+        out = []
+        for i in range(len(vals)):
+            d = prim.partials[i]
+            if d is None:
+                raise prim.missing("scalar", i)
+            out.append(g * (d if d.__class__ is int else d(ans, *vals)))
+        return out
+    except (ZeroDivisionError, OverflowError):
+        return _limit_terms(prim, g, ans, vals)
 
-    def sqrt(self):
-        return _op1(P.sqrt, self)
 
-    def abs(self):
-        return _op1(P.abs_, self)
+def _limit_terms(prim, g: float, ans: float, vals) -> list[float]:
+    """The terms g * partial where a partial divides by zero or overflows on Python floats.
+
+    The table's partial is evaluated again on numpy floats, which give the limit (inf) instead of
+    raising; a zero g times an infinite partial counts as 0, as in the tensor engine.
+    """
+    args = [np.float64(v) for v in vals]
+    out = []
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        for i in range(len(vals)):
+            d = prim.partials[i]
+            if d.__class__ is not int:
+                d = d(np.float64(ans), *args)
+            out.append(float(g * d) if g else 0.0)
+    return out
 
 
 def _value(x) -> float:
     return x.value if type(x) is Node else x
 
 
-def _lift(x) -> Node:
-    if type(x) is Node:
-        return x
+def _const(x) -> Node | None:
+    """A number as an input node; None for anything that is not a real number."""
+    cls = x.__class__
+    if cls is float or cls is int:
+        value = float(x)
+    elif isinstance(x, numbers.Real):
+        value = _real(x, "Node")  # refuses bool with a TypeError
+    else:
+        return None
     n = _new(Node)
-    n.value = _real(x, "Node")
+    n.value = value
     n.grad = 0.0
     n.parents = ()
     n._prim = None
@@ -207,30 +277,97 @@ def _lift(x) -> Node:
     return n
 
 
-def _make(value: float, parents: tuple, prim) -> Node:
-    n = _new(Node)
-    n.value = value
-    n.grad = 0.0
-    n.parents = parents
-    n._prim = prim
-    n.name = None
+def _lift(x) -> Node:
+    if type(x) is Node:
+        return x
+    n = _const(x)
+    if n is None:
+        _real(x, "Node")  # raises the TypeError naming the value
     return n
 
 
-def _op2(prim, a, b) -> Node:
-    if type(a) is not Node:
-        if not isinstance(a, numbers.Real):
-            return NotImplemented
-        a = _lift(a)
-    if type(b) is not Node:
-        if not isinstance(b, numbers.Real):
-            return NotImplemented
-        b = _lift(b)
-    return _make(prim.scalar(a.value, b.value), (a, b), prim)
+def _binary(prim, name: str, symbol: str, reflected: bool):
+    """The Node method `name` for binary primitive `prim` (`reflected`: the Node is the right operand).
+
+    Built once per operator so each call does the least work: the table's Python-float function
+    (with its domain check where the primitive has one) and a node made without `__init__`.
+    """
+    f = prim.scalar if prim.domain is not None else prim.scalar_impl
+
+    if reflected:
+
+        def method(self, other):
+            if other.__class__ is not Node:
+                other = _const(other)
+                if other is None:
+                    return NotImplemented
+            n = _new(Node)
+            n.value = f(other.value, self.value)
+            n.grad = 0.0
+            n.parents = (other, self)
+            n._prim = prim
+            n.name = None
+            return n
+
+    else:
+
+        def method(self, other):
+            if other.__class__ is not Node:
+                other = _const(other)
+                if other is None:
+                    return NotImplemented
+            n = _new(Node)
+            n.value = f(self.value, other.value)
+            n.grad = 0.0
+            n.parents = (self, other)
+            n._prim = prim
+            n.name = None
+            return n
+
+    expr = f"other {symbol} self" if reflected else f"self {symbol} other"
+    method.__doc__ = f"The node {expr} (op {prim.name!r}); `other` may be a Node or a real number."
+    method.__name__ = name
+    method.__qualname__ = f"Node.{name}"
+    return method
 
 
-def _op1(prim, a: Node) -> Node:
-    return _make(prim.scalar(a.value), (a,), prim)
+def _unary(prim, name: str, doc: str):
+    f = prim.scalar if prim.domain is not None else prim.scalar_impl
+
+    def method(self):
+        n = _new(Node)
+        n.value = f(self.value)
+        n.grad = 0.0
+        n.parents = (self,)
+        n._prim = prim
+        n.name = None
+        return n
+
+    method.__doc__ = doc
+    method.__name__ = name
+    method.__qualname__ = f"Node.{name}"
+    return method
+
+
+_BINARY = (("add", "+", P.add), ("sub", "-", P.sub), ("mul", "*", P.mul), ("truediv", "/", P.div))
+for _name, _symbol, _prim in (*_BINARY, ("pow", "**", P.power)):
+    for _reflected, _method in ((False, f"__{_name}__"), (True, f"__r{_name}__")):
+        setattr(Node, _method, _binary(_prim, _method, _symbol, _reflected))
+for _name, _prim, _doc in (
+    ("__neg__", P.neg, "The node -x."),
+    ("__abs__", P.abs_, "The node |x| (its derivative at 0 is taken to be 0)."),
+    ("abs", P.abs_, "The node |x| (its derivative at 0 is taken to be 0)."),
+    ("sigmoid", P.sigmoid, "The node 1 / (1 + exp(-x))."),
+    ("relu", P.relu, "The node max(x, 0) (its derivative at 0 is taken to be 0)."),
+    ("tanh", P.tanh, "The node tanh(x)."),
+    ("exp", P.exp, "The node exp(x)."),
+    ("log", P.log, "The node ln(x); raises DomainError (a ValueError) unless x > 0."),
+    ("sin", P.sin, "The node sin(x)."),
+    ("cos", P.cos, "The node cos(x)."),
+    ("sqrt", P.sqrt, "The node sqrt(x); raises DomainError (a ValueError) if x < 0."),
+):
+    setattr(Node, _name, _unary(_prim, _name, _doc))
+del _name, _symbol, _prim, _reflected, _method, _doc
 
 
 # --- dual numbers ------------------------------------------------------------------------------------
@@ -373,7 +510,7 @@ def derivative(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def df(x):
         tr = ForwardTrace(next_level(), _dual_box)
         with tr:
-            out = f(_dual_box(x if type(x) is Dual else _real(x, "derivative"), tr, 1.0))
+            out = f(_dual_box(x if type(x) in BOX_TYPES else _real(x, "derivative"), tr, 1.0))
         if type(out) is Dual and out._trace is tr:
             return out._tangent
         return 0.0

@@ -175,10 +175,14 @@ def hmc(
     matrix M^{-1} (default ones): set it to rough posterior variances when scales differ widely.
     """
     if num_samples < 1 or num_leapfrog < 1 or step_size <= 0 or burn_in < 0:
-        raise ValueError("hmc: num_samples and num_leapfrog must be positive, step_size > 0, burn_in >= 0")
+        raise ValueError(
+            "hmc: num_samples and num_leapfrog must be positive, step_size > 0, burn_in >= 0"
+        )
     rng = np.random.default_rng(seed)
     x = np.array(x0, dtype=np.float64)
-    inv_m = np.ones_like(x) if inv_mass is None else np.broadcast_to(np.asarray(inv_mass, float), x.shape)
+    inv_m = (
+        np.ones_like(x) if inv_mass is None else np.broadcast_to(np.asarray(inv_mass, float), x.shape)
+    )
     value_grad = value_and_grad(log_prob)
 
     def evaluate(x):
@@ -225,4 +229,6 @@ def hmc(
                 log_eps = log_eps_bar  # sample with the averaged step size
         if i >= burn_in:
             samples[i - burn_in] = x
-    return HMCResult(samples=samples, acceptance_rate=accepted / num_samples, step_size=math.exp(log_eps))
+    return HMCResult(
+        samples=samples, acceptance_rate=accepted / num_samples, step_size=math.exp(log_eps)
+    )

@@ -10,6 +10,7 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 from . import init as _init
+from .functional import dropout
 from .module import Module, Parameter
 
 __all__ = [
@@ -136,13 +137,7 @@ class Dropout(Module):
         self.rng = _init.rng(seed)
 
     def forward(self, x: Any) -> Any:
-        if not self.training or self.p == 0.0:
-            return x
-        shape = np.shape(x)
-        dtype = x.dtype if isinstance(x, (Tensor, np.ndarray)) else np.float32
-        keep = self.rng.random(shape, dtype=np.float32) >= self.p
-        mask = keep.astype(dtype) * np.asarray(1.0 / (1.0 - self.p), dtype=dtype)
-        return x * mask
+        return dropout(x, self.p, self.training, self.rng)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -1,0 +1,28 @@
+"""Neural networks on tensors: `Module`, layers, losses and initialisers.
+
+`wengert.nn.functional` holds the functional forms (`cross_entropy`, `dropout`, ...); the losses are
+also available here directly (`wengert.nn.mse_loss`).
+"""
+
+from . import functional, init
+from .layers import (
+    ACTIVATIONS,
+    MLP,
+    Dropout,
+    Flatten,
+    Identity,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+    nll_loss,
+)
+from .module import IncompatibleKeys, Module, Parameter, is_parameter

@@ -1,0 +1,112 @@
+"""Loss functions, composed of wengert's differentiable operations (no derivative rules of their own).
+
+Each takes `reduction`: "mean" (the default), "sum", or "none" (the per-element losses).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..core.trace import raw
+from ..tensor import Tensor
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "mse_loss",
+    "nll_loss",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss: Any, reduction: str, who: str) -> Any:
+    if reduction == "mean":
+        return ops.mean(loss)
+    if reduction == "sum":
+        return ops.sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(
+        f"{who}: reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}"
+    )
+
+
+def _same_shape(a: Any, b: Any, who: str, names: tuple[str, str]) -> None:
+    sa, sb = np.shape(raw(a)), np.shape(raw(b))
+    if sa != sb:
+        raise ValueError(
+            f"{who}: {names[0]} of shape {sa} and {names[1]} of shape {sb} must have the same shape"
+        )
+
+
+def _labels(labels: Any, lead: tuple, classes: int, who: str) -> np.ndarray:
+    y = np.asarray(raw(labels))
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{who}: labels must be integers (class indices), got dtype {y.dtype}")
+    if y.shape != lead:
+        raise ValueError(
+            f"{who}: input of shape {lead + (classes,)} needs labels of shape {lead}, got {y.shape}"
+        )
+    if y.size and (y.min() < 0 or y.max() >= classes):
+        raise ValueError(
+            f"{who}: labels must be in [0, {classes}), got values from {y.min()} to {y.max()}"
+        )
+    return y
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Squared error (input - target)**2, averaged (or summed) over all elements."""
+    _same_shape(input, target, "mse_loss", ("input", "target"))
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy -log softmax(logits)[label] of logits (..., classes) against integer labels
+    (...): the categorical cross-entropy of a softmax output, fused into one stable primitive."""
+    return ops.cross_entropy(logits, labels, reduction=reduction)
+
+
+def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood -log_probs[..., label] of log-probabilities (..., classes) (for instance
+    from `log_softmax`) against integer labels (...)."""
+    shape = np.shape(raw(log_probs))
+    if len(shape) < 1:
+        raise ValueError("nll_loss: log_probs needs a class axis (the last one)")
+    y = _labels(labels, shape[:-1], shape[-1], "nll_loss")
+    picked = ops.sum(
+        log_probs * ops.one_hot(y, shape[-1], dtype=np.result_type(raw(log_probs))), axis=-1
+    )
+    return _reduce(-picked, reduction, "nll_loss")
+
+
+def binary_cross_entropy(probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1] and targets t.
+
+    Each log is clamped at -100 as in PyTorch, so p = 0 or 1 gives a finite loss and gradient.
+    """
+    _same_shape(probs, targets, "binary_cross_entropy", ("probs", "targets"))
+    p = np.asarray(raw(probs))
+    if p.size and not (np.all(p >= 0) and np.all(p <= 1)):
+        raise ValueError(
+            "binary_cross_entropy: probs must lie in [0, 1] (got values from "
+            f"{np.nanmin(p):.4g} to {np.nanmax(p):.4g}); for raw scores use binary_cross_entropy_with_logits"
+        )
+    with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped
+        log_p = ops.clip(ops.log(probs), -100.0, None)
+        log_q = ops.clip(ops.log(1.0 - probs), -100.0, None)
+    loss = -(targets * log_p + (1.0 - targets) * log_q)
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """binary_cross_entropy(sigmoid(x), t) computed stably from the logits x as softplus(x) - t x
+    (finite for any x; its gradient is sigmoid(x) - t)."""
+    _same_shape(logits, targets, "binary_cross_entropy_with_logits", ("logits", "targets"))
+    loss = ops.softplus(logits) - targets * logits
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
