@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> float:
         loss.backward()
         opt.step()
     elapsed = time.perf_counter() - start
-    print(f"{'fitted' if acc >= target else 'stopped'} after {epoch} epochs in {elapsed:.1f} s: accuracy {acc:.1%}")
+    verdict = "fitted" if acc >= target else "stopped"
+    print(f"{verdict} after {epoch} epochs in {elapsed:.1f} s: accuracy {acc:.1%}")
     return acc
 
 

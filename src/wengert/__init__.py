@@ -10,8 +10,10 @@ Two faces on one core:
 Every derivative comes from one table of primitives (`wengert.core.primitives`).
 """
 
+from .core.anomaly import AnomalyError, detect_anomaly
 from .core.graph import FreedGraphError
 from .core.primitive import DomainError
+from .io import FormatError, load, save
 from .ops import (
     abs,
     add,
@@ -94,8 +96,8 @@ from .ops import (
     var,
     where,
 )
-from .io import FormatError, load, save
 from .scalar import Dual, Node, derivative
+from .taylor import taylor
 from .tensor import (
     Tensor,
     arange,
@@ -118,7 +120,6 @@ from .tensor import (
     zeros,
     zeros_like,
 )
-from .taylor import taylor
 from .transforms import (
     checkpoint,
     custom_jvp,
@@ -133,7 +134,6 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
-
 from .viz import draw_graph
 
 __version__ = "0.1.0"

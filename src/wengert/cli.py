@@ -119,7 +119,9 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None) -> None:
         "--data-dir; fashion-mnist: from --data-dir or /usr/share/datasets/fashion-mnist"
         + (f" (default: {default})" if default else " (default: the model's)"),
     )
-    p.add_argument("--data-dir", metavar="PATH", help="directory with the IDX files of mnist/fashion-mnist")
+    p.add_argument(
+        "--data-dir", metavar="PATH", help="directory with the IDX files of mnist/fashion-mnist"
+    )
     p.add_argument(
         "--limit",
         type=_positive(int),
@@ -146,21 +148,41 @@ def build_parser() -> argparse.ArgumentParser:
         "learning-rate schedule, on the bundled MNIST digits.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    t.add_argument("--hidden", type=_positive(int), nargs="+", default=d["hidden"], metavar="N", help="hidden layer sizes")
-    t.add_argument("--activation", choices=sorted(nn.ACTIVATIONS), default=d["activation"], help="hidden activation")
+    t.add_argument(
+        "--hidden",
+        type=_positive(int),
+        nargs="+",
+        default=d["hidden"],
+        metavar="N",
+        help="hidden layer sizes",
+    )
+    t.add_argument(
+        "--activation", choices=sorted(nn.ACTIVATIONS), default=d["activation"], help="hidden activation"
+    )
     t.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default=d["optimizer"])
     t.add_argument(
         "--lr",
         type=_positive(float),
         default=d["lr"],
-        help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in LEARNING_RATES.items()) + ")",
+        help="learning rate (default: "
+        + ", ".join(f"{k} {v:g}" for k, v in LEARNING_RATES.items())
+        + ")",
     )
     t.add_argument("--momentum", type=float, default=d["momentum"], help="SGD momentum")
-    t.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="L2 penalty (decoupled for adamw)")
-    t.add_argument("--schedule", choices=("cosine", "step", "none"), default=d["schedule"], help="learning-rate schedule over the epochs")
+    t.add_argument(
+        "--weight-decay", type=float, default=d["weight_decay"], help="L2 penalty (decoupled for adamw)"
+    )
+    t.add_argument(
+        "--schedule",
+        choices=("cosine", "step", "none"),
+        default=d["schedule"],
+        help="learning-rate schedule over the epochs",
+    )
     t.add_argument("--epochs", type=_positive(int), default=d["epochs"])
     t.add_argument("--batch-size", type=_positive(int), default=d["batch_size"])
-    t.add_argument("--seed", type=int, default=d["seed"], help="seed of the initial weights and the shuffling")
+    t.add_argument(
+        "--seed", type=int, default=d["seed"], help="seed of the initial weights and the shuffling"
+    )
     _add_data_args(t, d["dataset"])
     t.add_argument("--out", metavar="DIR", help="output directory (default: runs/<timestamp>)")
     t.add_argument("--no-plot", action="store_true", help="do not draw the training-curve PNG")
@@ -309,7 +331,9 @@ def run_train(
     say(_confusion_text(y_test, pred, classes))
     if not args.no_plot:
         plot_path = outdir / "training_curve.png"
-        note = _plot(history, plot_path, f"MLP {'-'.join(map(str, sizes))} ({args.activation}) on {args.dataset}")
+        note = _plot(
+            history, plot_path, f"MLP {'-'.join(map(str, sizes))} ({args.activation}) on {args.dataset}"
+        )
         say(note if note else f"training curve: {plot_path}")
     out(f"model saved to {model_path}")
     return meta

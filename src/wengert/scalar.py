@@ -281,15 +281,6 @@ def _const(x) -> Node | None:
     return n
 
 
-def _lift(x) -> Node:
-    if type(x) is Node:
-        return x
-    n = _const(x)
-    if n is None:
-        _real(x, "Node")  # raises the TypeError naming the value
-    return n
-
-
 def _binary(prim, name: str, symbol: str, reflected: bool):
     """The Node method `name` for binary primitive `prim` (`reflected`: the Node is the right operand).
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import graph, trace
+from .core import anomaly, graph, trace
 from .core import primitives as P
 from .core.forward import ForwardTrace
 from .core.graph import GraphNode, ReverseTrace, leaf_node
@@ -511,6 +511,8 @@ class _EagerTrace(ReverseTrace):
         node = GraphNode(
             prim, tuple(parents), tuple(idx), vals, kwargs, ans if prim.save_ans else None, shp, dt
         )
+        if STATE.anomaly:
+            anomaly.check_forward(prim, ans, node)
         return _rbox(ans, self, node)
 
 

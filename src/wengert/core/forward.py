@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .trace import Trace, unwrap_for
+from . import anomaly
+from .trace import STATE, Trace, unwrap_for
 
 
 class ForwardTrace(Trace):
@@ -18,4 +19,12 @@ class ForwardTrace(Trace):
         vals, idx = unwrap_for(self, args)
         ans = prim(*vals, **kwargs)
         tangents = [args[i]._tangent for i in idx]
-        return self.box(ans, self, prim.jvp(idx, tangents, ans, vals, kwargs))
+        tangent = prim.jvp(idx, tangents, ans, vals, kwargs)
+        if STATE.anomaly:
+            anomaly.check_forward(prim, ans)
+            if anomaly._bad(tangent):
+                raise anomaly.AnomalyError(
+                    f"the forward rule of '{prim.name}' produced a non-finite tangent, at "
+                    f"{anomaly.user_line()}"
+                )
+        return self.box(ans, self, tangent)

@@ -7,7 +7,8 @@ intermediates are released unless the caller keeps them.
 
 from __future__ import annotations
 
-from .trace import Trace, unwrap_for
+from . import anomaly
+from .trace import STATE, Trace, unwrap_for
 
 
 class FreedGraphError(RuntimeError):
@@ -52,7 +53,18 @@ class GraphNode:
     `parents` is None once released. Leaves (prim is None) collect their cotangent in `grad`.
     """
 
-    __slots__ = ("ans", "argnums", "args", "dtype", "grad", "kwargs", "parents", "prim", "shape")
+    __slots__ = (
+        "ans",
+        "argnums",
+        "args",
+        "dtype",
+        "grad",
+        "kwargs",
+        "origin",
+        "parents",
+        "prim",
+        "shape",
+    )
 
     def __init__(self, prim, parents, argnums, args, kwargs, ans, shape, dtype) -> None:
         self.prim = prim
@@ -64,6 +76,7 @@ class GraphNode:
         self.shape = shape
         self.dtype = dtype
         self.grad = None
+        self.origin = None  # the user's source line, recorded under detect_anomaly()
 
     def release(self) -> None:
         self.parents = None
@@ -129,7 +142,12 @@ def backward(seeds, retain_graph: bool = False) -> None:
             continue
         parents = node.parents
         if g is not None:
-            for p, c in zip(parents, prim.vjp(node, g)):
+            pcts = prim.vjp(node, g)
+            if STATE.anomaly:
+                for i, c in zip(node.argnums, pcts):
+                    if c is not None:
+                        anomaly.check_backward(node, i, c)
+            for p, c in zip(parents, pcts):
                 if c is not None:
                     cts[p] = cts[p] + c if p in cts else c
         if not retain_graph:
@@ -161,4 +179,6 @@ class ReverseTrace(Trace):
             a.shape,
             a.dtype,
         )
+        if STATE.anomaly:
+            anomaly.check_forward(prim, ans, node)
         return self.box(ans, self, node)

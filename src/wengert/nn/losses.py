@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import ops
 from ..core.trace import raw
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 
 __all__ = [
     "binary_cross_entropy",
@@ -24,13 +24,14 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _reduce(loss: Any, reduction: str, who: str) -> Any:
+def _reduce(loss: Any, reduction: str, who: str) -> Tensor:
+    # as_tensor: plain numpy inputs give a (constant) Tensor too, so every loss returns a Tensor
     if reduction == "mean":
-        return ops.mean(loss)
+        return as_tensor(ops.mean(loss))
     if reduction == "sum":
-        return ops.sum(loss)
+        return as_tensor(ops.sum(loss))
     if reduction == "none":
-        return loss
+        return as_tensor(loss)
     raise ValueError(
         f"{who}: reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}"
     )
@@ -69,7 +70,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy -log softmax(logits)[label] of logits (..., classes) against integer labels
     (...): the categorical cross-entropy of a softmax output, fused into one stable primitive."""
-    return ops.cross_entropy(logits, labels, reduction=reduction)
+    return as_tensor(ops.cross_entropy(logits, labels, reduction=reduction))
 
 
 def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Tensor:

@@ -8,6 +8,7 @@ tensor layers in `wengert.nn` (`Linear`, `MLP`, ...) do the same work on numpy a
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Callable, Iterable, Sequence
@@ -137,7 +138,7 @@ class MLP:
         self.sizes = sizes
         self.layers = [
             Layer(n_in, n_out, activation if i < len(sizes) - 2 else final_activation, seed=rng)
-            for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+            for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
         ]
 
     def __call__(self, x: Sequence[Node | float]) -> list[Node]:
