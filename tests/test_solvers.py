@@ -129,7 +129,7 @@ def test_wrong_output_size():
 # --- implied volatility (pricing code from examples/implied_volatility.py) -------------------------
 
 
-def test_ndtr_accuracy(iv):
+def test_ndtr_and_its_derivative(iv):
     xs = np.linspace(-12, 12, 2401)
     exact = np.array([0.5 * math.erfc(-x / math.sqrt(2)) for x in xs])
     assert np.max(np.abs(iv.ndtr(xs) - exact)) < 1e-14

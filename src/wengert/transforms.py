@@ -22,7 +22,7 @@ from .core.forward import ForwardTrace
 from .core.graph import GraphNode, ReverseTrace, leaf_node
 from .core.primitive import Primitive
 from .core.trace import BOX_TYPES, STATE, next_level, raw, unwrap_for
-from .tensor import EAGER, Tensor, _const, _fbox, _rbox, forward_trace, reverse_trace
+from .tensor import EAGER, _const, _fbox, _rbox, forward_trace, reverse_trace
 
 # --- inputs and outputs ------------------------------------------------------------------------------
 
@@ -67,9 +67,8 @@ def _dtype(x):
 
 def _opened(x, tr):
     """The value of a box of `tr`; other values unchanged; constant tensors as plain arrays."""
-    if type(x) in BOX_TYPES:
-        if x._trace is tr or x._trace is None:
-            return x._value
+    if type(x) in BOX_TYPES and (x._trace is tr or x._trace is None):
+        return x._value
     return x
 
 
@@ -92,10 +91,12 @@ def _argnums(argnums, nargs: int, who: str) -> tuple[int, ...]:
 
 def _linearize_rev(f: Callable, primals: tuple, who: str):
     """Run f on boxes of a new reverse trace. Returns (trace, input boxes, treedef, output)."""
-    leaves, treedef = tree.flatten(primals)
-    leaves = [_prepare(x, who, f"input {i}") for i, x in enumerate(leaves)]
+    orig, treedef = tree.flatten(primals)
+    leaves = [_prepare(x, who, f"input {i}") for i, x in enumerate(orig)]
     tr = reverse_trace(next_level())
     boxes = [_rbox(v, tr, leaf_node(_shape(v), _dtype(v))) for v in leaves]
+    for b, x in zip(boxes, orig):
+        b._tangent = type(x) is float  # remember Python floats: their gradients come back as floats
     with tr:
         out = f(*tree.unflatten(treedef, boxes))
     return tr, boxes, treedef, out
@@ -117,7 +118,7 @@ def _pullback(tr, boxes, treedef, out_leaves, cts, retain: bool):
         b._node.grad = None
         if g is None:
             g = np.zeros(batch + _shape(b._value), dtype=_dtype(b._value))
-        grads.append(g)
+        grads.append(float(g) if b._tangent is True and type(g) is np.float64 else g)
     return tree.unflatten(treedef, grads)
 
 
@@ -143,7 +144,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False):
     out_leaves, out_def = tree.flatten(out)
 
     def vjp_fn(ct):
-        ct_leaves, ct_def = tree.flatten(ct)
+        ct_leaves, _ct_def = tree.flatten(ct)
         if len(ct_leaves) != len(out_leaves):
             raise ValueError(
                 f"vjp_fn: the cotangent has {len(ct_leaves)} leaves, the output {len(out_leaves)}"
@@ -175,7 +176,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp: primals and tangents must be tuples (one entry per argument of f)")
     leaves, treedef = tree.flatten(tuple(primals))
-    tleaves, tdef = tree.flatten(tuple(tangents))
+    tleaves, _tdef = tree.flatten(tuple(tangents))
     if len(leaves) != len(tleaves):
         raise ValueError(f"jvp: {len(leaves)} primal leaves but {len(tleaves)} tangent leaves")
     leaves = [_prepare(x, "jvp", f"primal {i}") for i, x in enumerate(leaves)]
@@ -234,18 +235,11 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
 
         tr, boxes, treedef, out = _linearize_rev(fn, diff, "grad")
         out, aux = _split_aux(out, has_aux, "grad")
-        if type(out) in BOX_TYPES and out._trace is tr:
-            value = out._value
-        else:
-            value = _opened(out, tr)
-        shp = _shape(value) if not isinstance(value, (int, float)) else ()
-        if (
-            not isinstance(value, (int, float))
-            and type(value) not in BOX_TYPES
-            and not hasattr(value, "shape")
-        ):
+        value = _opened(out, tr)
+        if not hasattr(value, "shape"):
             raise TypeError(f"grad: f must return a scalar; it returned {type(out).__name__}")
-        if math.prod(shp) != 1 or (len(shp) > 0 and shp != (1,) * len(shp)):
+        shp = value.shape
+        if math.prod(shp) != 1:
             raise TypeError(
                 f"grad: f must return a scalar (one number); it returned shape {shp}. For a vector "
                 "output use jacrev/jacobian (the whole Jacobian) or vjp (a vector-Jacobian product)"
@@ -254,12 +248,6 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             raise TypeError(f"grad: f returned dtype {_dtype(value)}; it must return a float")
         seed = np.ones(shp, dtype=_dtype(value))
         grads = _pullback(tr, boxes, treedef, [out], [seed], retain=False)
-        grads = [
-            tree.tree_map(lambda g, a=a: _output(g, isinstance(a, float)), g)
-            if not isinstance(a, (list, tuple, dict))
-            else g
-            for g, a in zip(grads, diff)
-        ]
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         value = _output(value, True)
         return ((value, _strip(aux, tr)), g) if has_aux else (value, g)
@@ -290,7 +278,7 @@ def _reshape(x, shape):
     return P.reshape(x, tuple(shape))
 
 
-def _moveaxis0_to_end(x, nd_batch_out: int):
+def _moveaxis0_to_end(x):
     """(k, *out) -> (*out, k) for a possibly boxed array x."""
     nd = len(_shape(x))
     perm = tuple(range(1, nd)) + (0,)
@@ -364,7 +352,7 @@ def _jacfwd(fn, diff, argnums):
         start += size
     out, tout = jvp(lambda *a: fn(*tree.unflatten(treedef, a)), tuple(leaves), tuple(tangents))
     oshape = _shape(out)
-    tout = _moveaxis0_to_end(tout, len(oshape))  # (*out, n)
+    tout = _moveaxis0_to_end(tout)  # (*out, n)
     pieces, start = [], 0
     for v, size in zip(leaves, sizes):
         piece = (
@@ -425,12 +413,7 @@ class _Custom(Primitive):
         for i, t in zip(idx, tangents):
             ts[i] = t
         full = [
-            t
-            if t is not None
-            else np.zeros(
-                _shape(t0 := tangents[0])[: len(_shape(t0)) - len(_shape(vals[idx[0]]))] + _shape(v),
-                dtype=_dtype(v),
-            )
+            t if t is not None else _zeros_like_batched(v, tangents[0], vals[idx[0]])
             for t, v in zip(ts, vals)
         ]
         return self.jvp_all(vals, full)
@@ -599,4 +582,3 @@ __all__ = [
     "value_and_grad",
     "vjp",
 ]
-_ = (Tensor, ForwardTrace, _moveaxis0_to_end)
