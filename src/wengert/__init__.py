@@ -97,6 +97,8 @@ from .ops import (
     where,
 )
 from .scalar import Dual, Node, derivative
+from . import solvers, vi
+from .solvers import ConvergenceError, minimize_newton, newton
 from .taylor import taylor
 from .tensor import (
     Tensor,
@@ -134,6 +136,7 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
+from .vi import advi, hmc
 from .viz import draw_graph
 
 __version__ = "0.1.0"

@@ -502,7 +502,8 @@ DUAL = ForwardTrace(DUAL_LEVEL, _dual_box)
 def derivative(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """f' by forward mode with dual numbers: derivative(f)(x) = df/dx at x.
 
-    Nests: derivative(derivative(f)) is f''.
+    Nests: derivative(derivative(f)) is f''. Dual numbers are scalars: for a function of an array
+    (or one that indexes arrays) use `wengert.jvp` or `wengert.grad`.
     """
 
     def df(x):
