@@ -1,4 +1,4 @@
-"""Trust in the engine: anomaly detection, per-thread state, memory released, deep graphs, linear cost."""
+"""Trust in the engine: anomaly detection, per-thread state, freed memory, deep graphs, linear cost."""
 
 import gc
 import math

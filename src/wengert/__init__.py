@@ -10,6 +10,7 @@ Two faces on one core:
 Every derivative comes from one table of primitives (`wengert.core.primitives`).
 """
 
+from . import solvers, vi
 from .core.anomaly import AnomalyError, detect_anomaly
 from .core.graph import FreedGraphError
 from .core.primitive import DomainError
@@ -97,7 +98,6 @@ from .ops import (
     where,
 )
 from .scalar import Dual, Node, derivative
-from . import solvers, vi
 from .solvers import ConvergenceError, minimize_newton, newton
 from .taylor import taylor
 from .tensor import (

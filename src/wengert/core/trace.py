@@ -4,8 +4,8 @@ innermost one.
 A *box* (a `Tensor` or a `Dual`) pairs a value with the trace that owns it. Its value may itself be a
 box of an outer (lower-level) trace, which is how derivatives nest: each transform opens a fresh trace
 one level above the innermost open one, a primitive is processed by the highest-level trace among its
-arguments, and every box of another trace is a constant to it (so `d/dx [x * d/dy (x + y)]` is 1, not 2). Traces are
-compared by identity; levels only order them.
+arguments, and every box of another trace is a constant to it (so `d/dx [x * d/dy (x + y)]` is 1,
+not 2). Traces are compared by identity; levels only order them.
 """
 
 from __future__ import annotations
