@@ -79,8 +79,8 @@ class Node:
         """Reverse accumulation: add d(self)/d(node) * seed to the `grad` of every node of the graph.
 
         Gradients accumulate across calls (as in PyTorch); `zero_grad()` resets them. Each node's
-        partial derivatives come from the primitive table; where one is infinite (sqrt at 0) the
-        gradient is inf, and a zero cotangent times an infinite partial counts as 0.
+        partial derivatives come from the primitive table. Where a partial divides by zero on floats
+        (sqrt or x**0.5 at 0) the gradient is inf, or 0 where the cotangent reaching it is 0.
         """
         order = _toposort(self)  # also sets every node's `_ct` to 0.0
         self._ct = float(seed)
@@ -94,22 +94,22 @@ class Node:
             b = node._y
             if b is not None:
                 da, db = prim.partials
-                # Constant partials (add, sub) are ints in the table: no call needed.
-                if da.__class__ is int and db.__class__ is int:
+                # constant partials (add, sub): no call needed
+                if da.__class__ in _CONSTANT and db.__class__ in _CONSTANT:
                     a._ct += g * da
                     b._ct += g * db
                     continue
                 av, bv = a.value, b.value
                 try:
-                    ca = g * (da if da.__class__ is int else da(node.value, av, bv))
-                    cb = g * (db if db.__class__ is int else db(node.value, av, bv))
+                    ca = g * (da if da.__class__ in _CONSTANT else da(node.value, av, bv))
+                    cb = g * (db if db.__class__ in _CONSTANT else db(node.value, av, bv))
                 except (ZeroDivisionError, OverflowError):
                     ca, cb = _limit_terms(prim, g, node.value, (av, bv))
                 a._ct += ca
                 b._ct += cb
             else:
                 (da,) = prim.partials
-                if da.__class__ is int:
+                if da.__class__ in _CONSTANT:
                     a._ct += g * da
                     continue
                 try:
@@ -195,6 +195,7 @@ class Node:
         return self.value
 
 
+_CONSTANT = frozenset((int, float))  # the table gives constant partials (add, sub, neg) as numbers
 _MARK = object()  # on the toposort stack: "the node below me has all its parents placed"
 
 
@@ -238,7 +239,7 @@ def _terms(prim, g: float, ans: float, vals: list) -> list[float]:
             d = prim.partials[i]
             if d is None:
                 raise prim.missing("scalar", i)
-            out.append(g * (d if d.__class__ is int else d(ans, *vals)))
+            out.append(g * (d if d.__class__ in _CONSTANT else d(ans, *vals)))
         return out
     except (ZeroDivisionError, OverflowError):
         return _limit_terms(prim, g, ans, vals)
@@ -255,7 +256,7 @@ def _limit_terms(prim, g: float, ans: float, vals) -> list[float]:
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         for i in range(len(vals)):
             d = prim.partials[i]
-            if d.__class__ is not int:
+            if d.__class__ not in _CONSTANT:
                 d = d(np.float64(ans), *args)
             out.append(float(g * d) if g else 0.0)
     return out

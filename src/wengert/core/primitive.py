@@ -140,7 +140,7 @@ class Elementwise(Primitive):
             else:
                 if self.guard:
                     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                        c = safe_mul(g, p(ans, *args))
+                        c = safe_mul(g, _guarded(p, ans, args))
                 else:
                     c = g * p(ans, *args)
             out.append(unbroadcast(c, shape(args[i]), b))
@@ -163,7 +163,7 @@ class Elementwise(Primitive):
             else:
                 if self.guard:
                     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                        c = safe_mul(t, p(ans, *vals))
+                        c = safe_mul(t, _guarded(p, ans, vals))
                 else:
                     c = p(ans, *vals) * t
             out = c if out is None else out + c
@@ -239,6 +239,14 @@ def unbroadcast(g, target: tuple, b: int = 0):
     return _reshape(g, gshape[:b] + target)
 
 
+def _guarded(p, ans, args):
+    """A partial that may be infinite; on Python floats, where 1/0 raises, take numpy's inf instead."""
+    try:
+        return p(ans, *args)
+    except ZeroDivisionError:
+        return p(*(np.float64(a) if type(a) in PYNUM else a for a in (ans, *args)))
+
+
 def safe_mul(g, d):
     """g * d, except 0 where d is infinite and g is 0 (0 * inf = 0: a zero cotangent meeting an
     infinite partial, as for sqrt or log at 0 behind a `where`, contributes nothing)."""
@@ -246,7 +254,10 @@ def safe_mul(g, d):
     finite = np.isfinite(raw(d))
     if finite.all():
         return prod
-    return _where(finite | (raw(g) != 0), prod, 0.0)
+    keep = finite | (raw(g) != 0)
+    if np.ndim(keep) == 0 and type(prod) not in BOX_TYPES:  # scalars stay scalars
+        return prod if keep else 0.0
+    return _where(keep, prod, 0.0)
 
 
 def _sum(x, axis):

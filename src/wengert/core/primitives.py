@@ -206,7 +206,15 @@ relu = Elementwise(
     lambda x: x if x > 0 else 0.0,
     partials=(lambda ans, x: x > 0,),
 )
-abs_ = Elementwise("abs", np.abs, abs, partials=(lambda ans, x: sign(x),))
+
+
+def _abs_partial(ans, x):
+    if type(x) in (float, int):  # keep Python floats (Node, Dual) free of numpy scalars
+        return (x > 0) - (x < 0)
+    return sign(x)
+
+
+abs_ = Elementwise("abs", np.abs, abs, partials=(_abs_partial,))
 maximum = Elementwise(
     "maximum",
     np.maximum,
