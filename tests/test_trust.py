@@ -134,14 +134,18 @@ def test_million_node_tensor_chain_builds_backpropagates_and_frees():
 
 def _backward_seconds(n: int) -> float:
     best = math.inf
-    for _ in range(3 if n < 10**6 else 2):
+    for _ in range(5 if n < 10**6 else 2):
         x = W.tensor(1.0, requires_grad=True)
         h = x
         for _ in range(n):
             h = h * 1.0000001
-        t0 = time.process_time()
-        h.backward()
-        best = min(best, time.process_time() - t0)
+        gc.disable()  # the collector's scans of the whole heap are not the engine's cost
+        try:
+            t0 = time.process_time()
+            h.backward()
+            best = min(best, time.process_time() - t0)
+        finally:
+            gc.enable()
         del h, x
     return best
 

@@ -116,7 +116,11 @@ def squeeze(x, axis=None):
     if axis is None:
         new = tuple(s for s in shp if s != 1)
     else:
-        axes = {a % len(shp) for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = set()
+        for a in (axis,) if isinstance(axis, int) else axis:
+            if not -len(shp) <= a < len(shp):
+                raise ValueError(f"squeeze: axis {a} is out of range for shape {shp}")
+            axes.add(a % len(shp))
         for a in axes:
             if shp[a] != 1:
                 raise ValueError(f"squeeze: axis {a} has size {shp[a]}, not 1 (shape {shp})")
@@ -127,6 +131,8 @@ def squeeze(x, axis=None):
 def expand_dims(x, axis: int):
     """Insert a size-1 axis at `axis`."""
     shp = list(np.shape(raw(x)))
+    if not -(len(shp) + 1) <= axis <= len(shp):
+        raise ValueError(f"expand_dims: axis {axis} is out of range for shape {tuple(shp)}")
     axis = axis % (len(shp) + 1)
     shp.insert(axis, 1)
     return P.reshape(x, tuple(shp))
@@ -215,7 +221,12 @@ def cross_entropy(logits, labels, reduction: str = "mean"):
     lshape = np.shape(raw(logits))
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"cross_entropy: labels must be integers, got dtype {labels.dtype}")
-    if len(lshape) < 1 or labels.shape != lshape[:-1]:
+    if len(lshape) < 1:
+        raise ValueError(
+            f"cross_entropy: logits need a class axis (shape (n, classes) or (classes,)), got shape "
+            f"{lshape}"
+        )
+    if labels.shape != lshape[:-1]:
         raise ValueError(
             f"cross_entropy: logits of shape {lshape} need labels of shape {lshape[:-1]}, "
             f"got {labels.shape}"

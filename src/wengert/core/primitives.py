@@ -82,10 +82,10 @@ def _div_domain(x, y):
         raise ZeroDivisionError(f"div: division by zero; got {x!r} / {y!r}")
 
 
-def _mask(cond, like):
-    """A constant 0/1 array of `like`'s float dtype from a boolean condition."""
-    dt = getattr(like, "dtype", None)
-    if dt is None or not np.issubdtype(dt, np.floating):
+def _mask(cond, *likes):
+    """A constant 0/1 array from a boolean condition, in the floating dtype of the `likes`."""
+    dt = np.result_type(*[raw(v) for v in likes]) if likes else np.float64
+    if not np.issubdtype(dt, np.floating):
         dt = np.float64
     return np.asarray(raw(cond), dtype=dt)
 
@@ -109,10 +109,12 @@ div = Elementwise(
 
 
 def _pow_dx(ans, x, y):
-    # d/dx x**y = y x**(y-1); taken as 0 where y == 0, even at x == 0
+    # d/dx x**y = y x**(y-1), taken as 0 at y == 0 even at x == 0 (where x**-1 is infinite); the base
+    # is replaced there only, so the derivative with respect to y (1/x at y == 0) stays exact elsewhere
     if type(y) in (float, int):
         return 0 * x if y == 0 else y * x ** (y - 1)
-    return where(y == 0, 0.0, y * x ** (y - 1))
+    safe_x = where(logical_and(y == 0, x == 0), 1.0, x)
+    return y * safe_x ** (y - 1)
 
 
 def _pow_dy(ans, x, y):
@@ -220,8 +222,8 @@ maximum = Elementwise(
     np.maximum,
     max,
     partials=(
-        lambda ans, x, y: _mask(x > y, ans) + 0.5 * _mask(x == y, ans),
-        lambda ans, x, y: _mask(y > x, ans) + 0.5 * _mask(x == y, ans),
+        lambda ans, x, y: _mask(x > y, x, y) + 0.5 * _mask(x == y, x, y),
+        lambda ans, x, y: _mask(y > x, x, y) + 0.5 * _mask(x == y, x, y),
     ),
 )
 minimum = Elementwise(
@@ -229,15 +231,19 @@ minimum = Elementwise(
     np.minimum,
     min,
     partials=(
-        lambda ans, x, y: _mask(x < y, ans) + 0.5 * _mask(x == y, ans),
-        lambda ans, x, y: _mask(y < x, ans) + 0.5 * _mask(x == y, ans),
+        lambda ans, x, y: _mask(x < y, x, y) + 0.5 * _mask(x == y, x, y),
+        lambda ans, x, y: _mask(y < x, x, y) + 0.5 * _mask(x == y, x, y),
     ),
 )
 where = Elementwise(
     "where",
     np.where,
     lambda c, x, y: x if c else y,
-    partials=(None, lambda ans, c, x, y: _mask(c, ans), lambda ans, c, x, y: _mask(~raw(c), ans)),
+    partials=(
+        None,
+        lambda ans, c, x, y: _mask(c, x, y),
+        lambda ans, c, x, y: _mask(~np.asarray(raw(c), dtype=bool), x, y),
+    ),
 )
 
 
@@ -247,7 +253,7 @@ def _clip_partial(ans, x, lo, hi):
         inside &= raw(x) >= raw(lo)
     if hi is not None:
         inside &= raw(x) <= raw(hi)
-    return _mask(inside, ans)
+    return _mask(inside, x)
 
 
 clip = Elementwise("clip", np.clip, None, partials=(_clip_partial, None, None))
@@ -675,6 +681,13 @@ logsumexp = Structural(
 def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     """Rows of the identity: one_hot([2, 0], 3) -> [[0, 0, 1], [1, 0, 0]]."""
     labels = np.asarray(raw(labels))
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"one_hot: labels must be in [0, {num_classes}), got values from {labels.min()} to "
+            f"{labels.max()}"
+        )
     out = np.zeros(labels.shape + (num_classes,), dtype=dtype)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)
     return out

@@ -1,0 +1,60 @@
+"""docs/primitives.md documents every primitive of the table, with its kind, its Taylor support and its
+guarded rules as the code has them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from wengert.core import primitives as P
+from wengert.core.primitive import Elementwise, NonDiff, Primitive, Structural
+from wengert.taylor import LINEAR
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "primitives.md"
+ROW = re.compile(r"^\| `(\w+)` \|(.*)\|\s*$")
+COLUMNS = ("kind", "arguments", "domain", "rule", "kinks", "taylor")
+
+
+def documented() -> dict[str, dict[str, str]]:
+    rows = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        m = ROW.match(line)
+        if m:
+            cells = [c.strip() for c in m.group(2).split("|")]
+            if len(cells) == len(COLUMNS):
+                rows[m.group(1)] = dict(zip(COLUMNS, cells))
+    return rows
+
+
+TABLE = {p.name: p for p in vars(P).values() if isinstance(p, Primitive)}
+
+
+def kind(p: Primitive) -> str:
+    if isinstance(p, NonDiff):
+        return "piecewise-constant"
+    return "elementwise" if isinstance(p, Elementwise) else "structural"
+
+
+def has_taylor_rule(p: Primitive) -> bool:
+    return isinstance(p, (Elementwise, NonDiff)) or p in LINEAR or p is P.matmul
+
+
+def test_every_primitive_is_documented():
+    assert set(TABLE) - set(documented()) == set()
+
+
+def test_no_documented_primitive_is_missing_from_the_table():
+    assert set(documented()) - set(TABLE) == set()
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_row_states_kind_taylor_support_and_guard(name):
+    p, row = TABLE[name], documented()[name]
+    assert row["kind"] == kind(p)
+    assert row["taylor"].startswith("yes" if has_taylor_rule(p) else "no")
+    assert all(row[c] for c in COLUMNS)
+    if isinstance(p, Elementwise):
+        assert ("guarded" in row["kinks"]) == p.guard
+    assert isinstance(p, (Elementwise, Structural, NonDiff))
