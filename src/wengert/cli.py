@@ -41,8 +41,9 @@ FASHION_CLASSES = (
 )
 
 # Defaults of `wengert train`: the paper's classifier (one sigmoid hidden layer, softmax output with
-# categorical cross-entropy, SGD), tuned on a validation split of the bundled digits so that it
-# reaches >= 95.5% on their 2,000 held-out test images (see the report in docs or the README).
+# categorical cross-entropy, SGD), chosen on a validation split (6,000/2,000) of the bundled training
+# digits. On the 2,000 held-out test digits it scores 96.2-96.5% over seeds 0-4; standardising the
+# pixels is worth about +0.5% to sigmoid units (95.6-96.1% without).
 DEFAULTS: dict[str, Any] = dict(
     hidden=[256],
     activation="sigmoid",
@@ -51,8 +52,9 @@ DEFAULTS: dict[str, Any] = dict(
     momentum=0.9,
     weight_decay=0.0,
     epochs=20,
-    batch_size=32,
+    batch_size=16,
     schedule="cosine",
+    normalize="standard",
     seed=0,
     dataset="mnist-bundled",
 )
@@ -86,6 +88,11 @@ def load_dataset(
     if name == "fashion-mnist":
         return (*load_fashion_mnist(data_dir), list(FASHION_CLASSES))
     raise CLIError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+def standardize(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """(x - mean) / std as float32: zero-mean inputs keep sigmoid units out of saturation."""
+    return ((x - np.float32(mean)) / np.float32(std)).astype(np.float32, copy=False)
 
 
 def _limit(x: np.ndarray, y: np.ndarray, n: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -145,8 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train an MLP classifier",
         description="Train an MLP classifier (softmax output, cross-entropy loss). The defaults are "
         "the paper's classifier: 784 -> 256 sigmoid units -> 10, SGD with momentum and a cosine "
-        "learning-rate schedule, on the bundled MNIST digits.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "learning-rate schedule, on the bundled MNIST digits with standardised pixels.",
     )
     t.add_argument(
         "--hidden",
@@ -154,12 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=d["hidden"],
         metavar="N",
-        help="hidden layer sizes",
+        help="hidden layer sizes (default: %(default)s)",
     )
     t.add_argument(
-        "--activation", choices=sorted(nn.ACTIVATIONS), default=d["activation"], help="hidden activation"
+        "--activation",
+        choices=sorted(nn.ACTIVATIONS),
+        default=d["activation"],
+        help="hidden activation (default: %(default)s)",
     )
-    t.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default=d["optimizer"])
+    t.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam", "adamw"),
+        default=d["optimizer"],
+        help="(default: %(default)s)",
+    )
     t.add_argument(
         "--lr",
         type=_positive(float),
@@ -168,20 +182,37 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(f"{k} {v:g}" for k, v in LEARNING_RATES.items())
         + ")",
     )
-    t.add_argument("--momentum", type=float, default=d["momentum"], help="SGD momentum")
     t.add_argument(
-        "--weight-decay", type=float, default=d["weight_decay"], help="L2 penalty (decoupled for adamw)"
+        "--momentum", type=float, default=d["momentum"], help="SGD momentum (default: %(default)s)"
+    )
+    t.add_argument(
+        "--weight-decay",
+        type=float,
+        default=d["weight_decay"],
+        help="L2 penalty, decoupled for adamw (default: %(default)s)",
     )
     t.add_argument(
         "--schedule",
         choices=("cosine", "step", "none"),
         default=d["schedule"],
-        help="learning-rate schedule over the epochs",
+        help="learning-rate schedule over the epochs (default: %(default)s)",
     )
-    t.add_argument("--epochs", type=_positive(int), default=d["epochs"])
-    t.add_argument("--batch-size", type=_positive(int), default=d["batch_size"])
     t.add_argument(
-        "--seed", type=int, default=d["seed"], help="seed of the initial weights and the shuffling"
+        "--normalize",
+        choices=("standard", "none"),
+        default=d["normalize"],
+        help="standard: shift and scale the pixels by the training set's mean and standard deviation "
+        "(stored with the model, applied again by predict); default: %(default)s",
+    )
+    t.add_argument("--epochs", type=_positive(int), default=d["epochs"], help="(default: %(default)s)")
+    t.add_argument(
+        "--batch-size", type=_positive(int), default=d["batch_size"], help="(default: %(default)s)"
+    )
+    t.add_argument(
+        "--seed",
+        type=int,
+        default=d["seed"],
+        help="seed of the initial weights and the shuffling (default: %(default)s)",
     )
     _add_data_args(t, d["dataset"])
     t.add_argument("--out", metavar="DIR", help="output directory (default: runs/<timestamp>)")
@@ -223,6 +254,7 @@ def _plot(history: list[dict[str, float]], path: Path, title: str) -> str | None
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return "matplotlib is not installed: no training-curve plot (pip install 'wengert[plot]')"
     epochs = [r["epoch"] for r in history]
@@ -236,6 +268,7 @@ def _plot(history: list[dict[str, float]], path: Path, title: str) -> str | None
     ax2.legend()
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -263,6 +296,10 @@ def run_train(
     x_train, y_train, x_test, y_test, classes = load_dataset(args.dataset, args.data_dir)
     x_train, y_train = _limit(x_train, y_train, args.limit)
     x_test, y_test = _limit(x_test, y_test, args.limit)
+    mean, std = 0.0, 1.0
+    if args.normalize == "standard":
+        mean, std = float(x_train.mean()), float(x_train.std())
+        x_train, x_test = standardize(x_train, mean, std), standardize(x_test, mean, std)
     sizes = [x_train.shape[1], *args.hidden, len(classes)]
     model = nn.MLP(sizes, args.activation, seed=args.seed)
     opt = _make_optimizer(args, list(model.parameters()))
@@ -271,10 +308,11 @@ def run_train(
     loader = DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed, shard=shard)
     lr = opt.param_groups[0]["lr"]
     say(
-        f"MLP {'-'.join(map(str, sizes))} ({args.activation}) on {args.dataset}: {len(x_train):,} training, "
-        f"{len(x_test):,} test images; {args.optimizer} lr {lr:g}"
+        f"MLP {'-'.join(map(str, sizes))} ({args.activation}) on {args.dataset}: "
+        f"{len(x_train):,} training, {len(x_test):,} test images; {args.optimizer} lr {lr:g}"
         + (f" momentum {args.momentum:g}" if args.optimizer == "sgd" else "")
         + f", {args.schedule} schedule, batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}"
+        + (", standardised pixels" if args.normalize == "standard" else "")
     )
     t0 = time.perf_counter()
     history = train(
@@ -299,6 +337,8 @@ def run_train(
         "dataset": args.dataset,
         "data_dir": None if args.data_dir is None else str(Path(args.data_dir).resolve()),
         "classes": classes,
+        "input_mean": mean,
+        "input_std": std,
         "test_accuracy": acc,
         "train_seconds": seconds,
         "training": {
@@ -307,6 +347,7 @@ def run_train(
             "momentum": args.momentum,
             "weight_decay": args.weight_decay,
             "schedule": args.schedule,
+            "normalize": args.normalize,
             "epochs": args.epochs,
             "batch_size": args.batch_size,
             "seed": args.seed,
@@ -367,6 +408,7 @@ def run_predict(args: argparse.Namespace, out: Callable[[str], None] = print) ->
     x_train, y_train, x_test, y_test, classes = load_dataset(dataset, data_dir)
     x, y = (x_test, y_test) if args.split == "test" else (x_train, y_train)
     x, y = _limit(x, y, args.limit)
+    x = standardize(x, meta.get("input_mean", 0.0), meta.get("input_std", 1.0))
     if x.shape[1] != meta["sizes"][0]:
         raise CLIError(f"the model takes {meta['sizes'][0]} inputs but {dataset} has {x.shape[1]}")
     acc, pred = evaluate(model, x, y)

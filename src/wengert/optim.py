@@ -27,6 +27,9 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, Any]] = {}  # id(param) -> state
+        # Work arrays reused across steps: a fresh temporary of a large parameter's size costs a
+        # page-faulting allocation each step, as much as the arithmetic itself.
+        self._work: dict[tuple[int, int], np.ndarray] = {}
         items = list(params)
         if not items:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -42,8 +45,8 @@ class Optimizer:
             for p in group["params"]:
                 if type(p) is not Tensor or not p.requires_grad or not p.is_leaf:
                     raise TypeError(
-                        f"{type(self).__name__}: parameters must be leaf tensors with requires_grad=True "
-                        f"(e.g. model.parameters()), got {type(p).__name__}"
+                        f"{type(self).__name__}: parameters must be leaf tensors with "
+                        f"requires_grad=True (e.g. model.parameters()), got {type(p).__name__}"
                     )
                 if id(p) in seen:
                     raise ValueError(f"{type(self).__name__}: a parameter appears twice")
@@ -65,6 +68,14 @@ class Optimizer:
 
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _scratch(self, p: np.ndarray, k: int = 0) -> np.ndarray:
+        """Work array number `k` of p's shape and dtype (contents undefined)."""
+        key = (id(p), k)
+        w = self._work.get(key)
+        if w is None or w.shape != p.shape or w.dtype != p.dtype:
+            w = self._work[key] = np.empty_like(p)
+        return w
 
     def _params_with_grads(self, group: dict[str, Any]):
         """(values array, gradient array, state) of each parameter of `group` that has a gradient."""
@@ -172,17 +183,18 @@ class SGD(Optimizer):
             lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
             wd, nesterov = group["weight_decay"], group["nesterov"]
             for p, g, s in self._params_with_grads(group):
+                work = self._scratch(p)
                 if wd:
-                    g = g + wd * p
+                    g = np.add(g, np.multiply(p, wd, out=self._scratch(p, 1)), out=self._scratch(p, 1))
                 if mom:
                     buf = s.get("momentum_buffer")
                     if buf is None:
                         buf = s["momentum_buffer"] = np.array(g, dtype=p.dtype)
                     else:
                         buf *= mom
-                        buf += g if damp == 0 else (1 - damp) * g
-                    g = g + mom * buf if nesterov else buf
-                p -= lr * g
+                        buf += g if damp == 0 else np.multiply(g, 1 - damp, out=work)
+                    g = np.add(g, np.multiply(buf, mom, out=work), out=work) if nesterov else buf
+                p -= np.multiply(g, lr, out=work)
 
 
 class Adam(Optimizer):
@@ -214,11 +226,14 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
             for p, g, s in self._params_with_grads(group):
+                work = self._scratch(p)
                 if wd:
                     if self.decoupled:
                         p *= 1 - lr * wd
                     else:
-                        g = g + wd * p
+                        g = np.add(
+                            g, np.multiply(p, wd, out=self._scratch(p, 1)), out=self._scratch(p, 1)
+                        )
                 if not s:
                     s["step"] = 0
                     s["exp_avg"] = np.zeros_like(p)
@@ -226,13 +241,17 @@ class Adam(Optimizer):
                 s["step"] = t = s["step"] + 1
                 m, v = s["exp_avg"], s["exp_avg_sq"]
                 m *= b1
-                m += (1 - b1) * g
+                m += np.multiply(g, 1 - b1, out=work)
                 v *= b2
-                v += (1 - b2) * (g * g)
-                denom = np.sqrt(v)
+                np.multiply(g, g, out=work)
+                work *= 1 - b2
+                v += work
+                denom = np.sqrt(v, out=work)
                 denom /= math.sqrt(1 - b2**t)
                 denom += eps
-                p -= (lr / (1 - b1**t)) * (m / denom)
+                np.divide(m, denom, out=work)
+                work *= lr / (1 - b1**t)
+                p -= work
 
 
 class AdamW(Adam):

@@ -1,4 +1,5 @@
-"""Neural networks on tensors: `Module`, layers, losses and initialisers.
+"""Neural networks: on tensors, `Module`, layers, losses and initialisers; on scalar nodes, the
+paper's `Neuron` and `Layer` (`wengert.nn.scalar`, with its own `MLP`, `SGD` and `mse_loss`).
 
 `wengert.nn.functional` holds the functional forms (`cross_entropy`, `dropout`, ...); the losses are
 also available here directly (`wengert.nn.mse_loss`).
@@ -26,3 +27,4 @@ from .losses import (
     nll_loss,
 )
 from .module import IncompatibleKeys, Module, Parameter, is_parameter
+from .scalar import Layer, Neuron

@@ -110,7 +110,7 @@ def kaiming_normal(shape: Sequence[int], gain: float = math.sqrt(2.0), seed: See
 
 
 def kaiming_uniform(shape: Sequence[int], gain: float = math.sqrt(2.0), seed: Seed = None) -> np.ndarray:
-    """He et al. (2015): U(-a, a) with a = gain * sqrt(3 / fan_in), the same variance as kaiming_normal."""
+    """He et al. (2015): U(-a, a) with a = gain * sqrt(3 / fan_in) (kaiming_normal's variance)."""
     fan_in, _ = fans(shape)
     a = gain * math.sqrt(3.0 / fan_in)
     return uniform(shape, -a, a, seed)

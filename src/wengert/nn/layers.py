@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -73,7 +74,8 @@ class Linear(Module):
         return ops.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"
 
 
 class ReLU(Module):
@@ -194,7 +196,7 @@ class MLP(Sequential):
         rng = _init.rng(seed)
         how = "kaiming" if activation == "relu" else "xavier"
         layers: list[Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
             layers.append(Linear(a, b, init=how, seed=rng))
             if i < len(sizes) - 2:
                 layers.append(ACTIVATIONS[activation]())

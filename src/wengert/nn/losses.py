@@ -96,7 +96,8 @@ def binary_cross_entropy(probs: Any, targets: Any, reduction: str = "mean") -> T
     if p.size and not (np.all(p >= 0) and np.all(p <= 1)):
         raise ValueError(
             "binary_cross_entropy: probs must lie in [0, 1] (got values from "
-            f"{np.nanmin(p):.4g} to {np.nanmax(p):.4g}); for raw scores use binary_cross_entropy_with_logits"
+            f"{np.nanmin(p):.4g} to {np.nanmax(p):.4g}); for raw scores use "
+            "binary_cross_entropy_with_logits"
         )
     with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped
         log_p = ops.clip(ops.log(probs), -100.0, None)
