@@ -10,7 +10,7 @@ Two faces on one core:
 Every derivative comes from one table of primitives (`wengert.core.primitives`).
 """
 
-from . import nn, optim, solvers, vi
+from . import distributed, nn, optim, solvers, vi
 from .core.anomaly import AnomalyError, detect_anomaly
 from .core.graph import FreedGraphError
 from .core.primitive import DomainError

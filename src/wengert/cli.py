@@ -3,6 +3,7 @@
     wengert train                      # the paper's classifier on the bundled digits
     wengert train --hidden 256 --activation relu --optimizer adam --dataset fashion-mnist
     wengert predict runs/<timestamp>/model.wgt
+    mpiexec -n 4 wengert train --distributed   # data-parallel over MPI (pip install "wengert[mpi]")
 
 `python -m wengert` is the same command.
 """
@@ -218,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", metavar="DIR", help="output directory (default: runs/<timestamp>)")
     t.add_argument("--no-plot", action="store_true", help="do not draw the training-curve PNG")
     t.add_argument("--quiet", action="store_true", help="print only the final result")
+    t.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training over MPI: launch with `mpiexec -n N wengert train --distributed`; "
+        "each rank trains on batch-size/N samples of every batch (the global batch stays --batch-size), "
+        "the gradients are averaged after every backward pass and only rank 0 prints and writes files "
+        '(needs pip install "wengert[mpi]")',
+    )
 
     p = sub.add_parser("predict", help="evaluate a saved model on a data set")
     p.add_argument("model", metavar="MODEL", help="a model file written by `wengert train`")
@@ -283,15 +292,24 @@ def run_train(
     world_size: int = 1,
     sync_grads: Callable[[list], None] | None = None,
     reduce: Callable[[np.ndarray], np.ndarray] | None = None,
+    broadcast: Callable[[list], None] | None = None,
     out: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """`wengert train` with parsed `args`; returns the saved metadata.
 
     For data-parallel training every rank calls this with its `rank`, the `world_size`, a
-    `sync_grads` that averages gradients and a `reduce` that sums arrays across ranks: each rank then
-    trains on its shard of every epoch, and only rank 0 prints and writes files.
+    `sync_grads` that averages gradients, a `reduce` that sums arrays across ranks and a `broadcast`
+    that copies rank 0's parameters to every rank: each rank then trains on batch_size / world_size
+    samples of every batch (its shard of each epoch), so the global batch is the same as in one process,
+    and only rank 0 prints and writes files.
     """
     root = rank == 0
+    if args.batch_size % world_size:
+        raise CLIError(
+            f"--batch-size {args.batch_size} does not split evenly over {world_size} ranks; "
+            f"use a multiple of {world_size}"
+        )
+    rank_batch = args.batch_size // world_size
     say = out if root and not args.quiet else (lambda s: None)
     x_train, y_train, x_test, y_test, classes = load_dataset(args.dataset, args.data_dir)
     x_train, y_train = _limit(x_train, y_train, args.limit)
@@ -302,10 +320,12 @@ def run_train(
         x_train, x_test = standardize(x_train, mean, std), standardize(x_test, mean, std)
     sizes = [x_train.shape[1], *args.hidden, len(classes)]
     model = nn.MLP(sizes, args.activation, seed=args.seed)
+    if broadcast is not None:
+        broadcast(list(model.parameters()))  # same seed everywhere, but rank 0's weights are the truth
     opt = _make_optimizer(args, list(model.parameters()))
     schedule = _make_schedule(args, opt)
     shard = (rank, world_size) if world_size > 1 else None
-    loader = DataLoader(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed, shard=shard)
+    loader = DataLoader(x_train, y_train, rank_batch, shuffle=True, seed=args.seed, shard=shard)
     lr = opt.param_groups[0]["lr"]
     say(
         f"MLP {'-'.join(map(str, sizes))} ({args.activation}) on {args.dataset}: "
@@ -313,6 +333,7 @@ def run_train(
         + (f" momentum {args.momentum:g}" if args.optimizer == "sgd" else "")
         + f", {args.schedule} schedule, batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}"
         + (", standardised pixels" if args.normalize == "standard" else "")
+        + (f"; {world_size} ranks, {rank_batch} samples each per batch" if world_size > 1 else "")
     )
     t0 = time.perf_counter()
     history = train(
@@ -424,6 +445,45 @@ def run_predict(args: argparse.Namespace, out: Callable[[str], None] = print) ->
     return acc
 
 
+# --- distributed ---------------------------------------------------------------------------------
+
+
+def _train_distributed(args: argparse.Namespace) -> int:
+    """`wengert train --distributed` on this rank; returns the exit status.
+
+    A failure on one rank ends every rank (MPI_Abort): a plain non-zero exit would leave the others
+    waiting in the next Allreduce.
+    """
+    from . import distributed as dist
+
+    try:
+        dist.init()
+    except ImportError as e:
+        print(f"wengert train: error: --distributed: {e}", file=sys.stderr)
+        return 1
+    many = dist.size() > 1
+    try:
+        run_train(
+            args,
+            rank=dist.rank(),
+            world_size=dist.size(),
+            sync_grads=dist.allreduce_gradients,
+            reduce=dist.allreduce,
+            broadcast=dist.broadcast_parameters,
+        )
+    except (CLIError, FileNotFoundError, io.FormatError) as e:
+        if many:
+            dist.abort(1, f"wengert train: error: {e}")
+        print(f"wengert train: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if many:
+            dist.abort(130, "wengert train: interrupted")
+        print("wengert train: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 
@@ -432,6 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
+            if args.distributed:
+                return _train_distributed(args)
             run_train(args)
         else:
             run_predict(args)
