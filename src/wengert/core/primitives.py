@@ -526,6 +526,8 @@ def _mT(a):
 
 def _matmul_vjp_x(g, ans, x, y):
     b = _lead(g, ans)
+    if b and x.ndim == 1 and y.ndim == 2:  # a batch of vector cotangents: one matrix product
+        return matmul(g, _mT(y))
     xm, ym = _as_matrices(x.shape, y.shape)
     out = _out_full(xm, ym)
     gm = reshape(g, shape(g)[:b] + out)
@@ -535,6 +537,8 @@ def _matmul_vjp_x(g, ans, x, y):
 
 def _matmul_vjp_y(g, ans, x, y):
     b = _lead(g, ans)
+    if b and x.ndim == 2 and y.ndim == 1:  # a batch of vector cotangents: one matrix product
+        return matmul(g, x)
     xm, ym = _as_matrices(x.shape, y.shape)
     out = _out_full(xm, ym)
     gm = reshape(g, shape(g)[:b] + out)
@@ -553,6 +557,12 @@ def _matmul_jvp(ts, ans, x, y):
         if t is None:
             continue
         b = _lead(t, this)
+        if b and ndim(other) == 2 and (first or ndim(this) == 1):
+            # a batch of tangents against a matrix: fold the batch into rows, one matrix product
+            c = matmul(reshape(t, (-1, shape(this)[-1])), other) if first else matmul(t, _mT(other))
+            c = reshape(c, shape(t)[:b] + shape(ans))
+            out = c if out is None else out + c
+            continue
         tm = _pad(reshape(t, shape(t)[:b] + this_m), b, this_m, nd)
         o = reshape(other, other_m)
         c = matmul(tm, o) if first else matmul(o, tm)
