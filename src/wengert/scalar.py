@@ -19,6 +19,7 @@ import numpy as np
 
 from .core import primitives as P
 from .core.forward import ForwardTrace
+from .core.operators import Arithmetic
 from .core.trace import BOX_TYPES, DUAL_LEVEL, next_level
 
 _new = object.__new__
@@ -372,7 +373,7 @@ del _name, _symbol, _prim, _reflected, _method, _doc
 # --- dual numbers ------------------------------------------------------------------------------------
 
 
-class Dual:
+class Dual(Arithmetic):
     """A dual number value + deriv·ε with ε² = 0: arithmetic on it carries the derivative along.
 
     `Dual(3.0, 1.0)` seeds d/dx at x = 3. Functions of wengert (`wengert.sin`, ...) and the methods
@@ -399,45 +400,6 @@ class Dual:
     def __repr__(self) -> str:
         return f"Dual({self._value!r}, {self._tangent!r})"
 
-    def __add__(self, other):
-        return P.add(self, other)
-
-    def __radd__(self, other):
-        return P.add(other, self)
-
-    def __sub__(self, other):
-        return P.sub(self, other)
-
-    def __rsub__(self, other):
-        return P.sub(other, self)
-
-    def __mul__(self, other):
-        return P.mul(self, other)
-
-    def __rmul__(self, other):
-        return P.mul(other, self)
-
-    def __truediv__(self, other):
-        return P.div(self, other)
-
-    def __rtruediv__(self, other):
-        return P.div(other, self)
-
-    def __pow__(self, other):
-        return P.power(self, other)
-
-    def __rpow__(self, other):
-        return P.power(other, self)
-
-    def __neg__(self):
-        return P.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return P.abs_(self)
-
     def __lt__(self, other):
         return _primal(self) < _primal(other)
 
@@ -452,33 +414,6 @@ class Dual:
 
     def __float__(self) -> float:
         return float(_primal(self))
-
-    def sigmoid(self):
-        return P.sigmoid(self)
-
-    def relu(self):
-        return P.relu(self)
-
-    def tanh(self):
-        return P.tanh(self)
-
-    def exp(self):
-        return P.exp(self)
-
-    def log(self):
-        return P.log(self)
-
-    def sin(self):
-        return P.sin(self)
-
-    def cos(self):
-        return P.cos(self)
-
-    def sqrt(self):
-        return P.sqrt(self)
-
-    def abs(self):
-        return P.abs_(self)
 
 
 def _primal(x) -> float:

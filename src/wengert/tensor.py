@@ -17,6 +17,7 @@ from .core import anomaly, graph, trace
 from .core import primitives as P
 from .core.forward import ForwardTrace
 from .core.graph import GraphNode, ReverseTrace, leaf_node
+from .core.operators import Arithmetic
 from .core.trace import BOX_TYPES, EAGER_LEVEL, STATE, raw
 
 float32 = np.float32
@@ -26,7 +27,7 @@ int32 = np.int32
 bool_ = np.bool_
 
 
-class Tensor:
+class Tensor(Arithmetic):
     """An n-dimensional array with automatic differentiation.
 
     Create tensors with `wengert.tensor(data, requires_grad=...)`. Arithmetic, `@`, indexing and the
@@ -226,50 +227,11 @@ class Tensor:
         graph.backward([(self._node, seed)], retain_graph=retain_graph)
 
     # --- operators ------------------------------------------------------------------------------
-    def __add__(self, other):
-        return P.add(self, other)
-
-    def __radd__(self, other):
-        return P.add(other, self)
-
-    def __sub__(self, other):
-        return P.sub(self, other)
-
-    def __rsub__(self, other):
-        return P.sub(other, self)
-
-    def __mul__(self, other):
-        return P.mul(self, other)
-
-    def __rmul__(self, other):
-        return P.mul(other, self)
-
-    def __truediv__(self, other):
-        return P.div(self, other)
-
-    def __rtruediv__(self, other):
-        return P.div(other, self)
-
-    def __pow__(self, other):
-        return P.power(self, other)
-
-    def __rpow__(self, other):
-        return P.power(other, self)
-
     def __matmul__(self, other):
         return _matmul(self, other)
 
     def __rmatmul__(self, other):
         return _matmul(other, self)
-
-    def __neg__(self):
-        return P.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return P.abs_(self)
 
     def __lt__(self, other):
         return P.less(self, other)
@@ -339,39 +301,6 @@ class Tensor:
         return _const(out) if isinstance(out, np.ndarray) else out
 
     # --- methods ---------------------------------------------------------------------------------
-    def exp(self):
-        return P.exp(self)
-
-    def log(self):
-        return P.log(self)
-
-    def sin(self):
-        return P.sin(self)
-
-    def cos(self):
-        return P.cos(self)
-
-    def tan(self):
-        return P.tan(self)
-
-    def tanh(self):
-        return P.tanh(self)
-
-    def sigmoid(self):
-        return P.sigmoid(self)
-
-    def relu(self):
-        return P.relu(self)
-
-    def sqrt(self):
-        return P.sqrt(self)
-
-    def abs(self):
-        return P.abs_(self)
-
-    def pow(self, exponent):
-        return P.power(self, exponent)
-
     def clip(self, min=None, max=None):
         return P.clip(self, min, max)
 
