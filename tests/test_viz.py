@@ -238,3 +238,23 @@ def test_real_scalar_engine() -> None:
         assert text in src
     if HAS_DOT:
         assert "<svg" in (draw_graph(a)._repr_svg_() or "")
+
+
+def test_tensor_graph_shows_ops_shapes_values_and_leaf_grads():
+    import numpy as np
+
+    import wengert as W
+
+    x = W.tensor([1.0, 2.0], requires_grad=True)
+    w = W.tensor(np.ones((3, 2), np.float32), requires_grad=True)
+    y = (W.tanh(W.linear(x, w)) * 2).sum()
+    y.backward(retain_graph=True)
+    src = W.draw_graph(y).source
+    for text in ("linear", "tanh", "sum", "(3, 2) float32", "() float32", "value [1, 2]", "grad ["):
+        assert text in src
+    assert src.count("->") == 9
+    with pytest.raises(ValueError, match="requires_grad"):
+        W.draw_graph(W.tensor([1.0]) * 2)
+    y.backward()  # frees the graph
+    with pytest.raises(W.FreedGraphError):
+        W.draw_graph(y)

@@ -211,6 +211,10 @@ def draw_graph(
     """
     if rankdir not in _RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
+    if hasattr(root, "_node") and hasattr(root, "_trace"):  # a Tensor: draw its recorded graph
+        root = _tensor_view(root)
+        if label is node_label_lines:
+            label = _tensor_label
     nodes = _topological_order(root)
     ids = {id(n): f"v{i}" for i, n in enumerate(nodes)}
 
@@ -245,3 +249,46 @@ def draw_graph(
         out.append(f"  {nid}_op -> {nid};")
     out.append("}")
     return Graph("\n".join(out) + "\n")
+
+
+class _TensorNode:
+    """A recorded tensor operation seen as a node of the picture: op, parents, shape, value, grad."""
+
+    __slots__ = ("grad", "name", "op", "parents", "value")
+
+
+def _tensor_view(t: Any) -> _TensorNode:
+    """The graph recorded for tensor `t`, as picture nodes (values where the tape kept them)."""
+    from .core.graph import toposort
+
+    if t._node is None or t._trace is None or not hasattr(t._node, "prim"):
+        raise ValueError(
+            "draw_graph: this tensor is not part of a recorded graph; compute it from tensors "
+            "created with requires_grad=True"
+        )
+    order = toposort([t._node])  # raises FreedGraphError after backward without retain_graph
+    views: dict[int, _TensorNode] = {}
+    for n in order:
+        v = _TensorNode()
+        v.op = None if n.prim is None else n.prim.name
+        v.parents = tuple(views[id(p)] for p in n.parents)
+        v.name = f"{tuple(n.shape)} {np.dtype(n.dtype).name}"
+        v.value = n.ans
+        v.grad = n.grad
+        views[id(n)] = v
+        if n.args is not None:  # a saved argument is the value of that parent
+            for p, i in zip(n.parents, n.argnums):
+                if isinstance(n.args[i], (np.ndarray, np.generic)):
+                    views[id(p)].value = n.args[i]
+    root = views[id(t._node)]
+    root.value = np.asarray(t._value)
+    return root
+
+
+def _tensor_label(node: _TensorNode, show_grad: bool = True) -> list[str]:
+    lines = [node.name]
+    if node.value is not None:
+        lines.append(f"value {format_number(node.value)}")
+    if show_grad and node.op is None:
+        lines.append(f"grad {format_number(node.grad)}")
+    return lines
