@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -34,3 +35,22 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(header), sep, *map(line, rows)])
+
+
+def installed(optional: dict[str, Callable[[], object]]) -> dict[str, Callable[[], object]]:
+    """The entries of `optional` (name -> setup function) whose setup runs; the others are reported
+    as skipped. PyTorch, when present, is set to use every core, like numpy's BLAS."""
+    out = {}
+    for name, make in optional.items():
+        try:
+            make()
+            out[name] = make
+        except ImportError:
+            print(f"({name} not installed: skipped)")
+    try:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+    except ImportError:
+        pass
+    return out

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import table, time_per_call
+from _util import installed, table, time_per_call
 
 import wengert as W
 
@@ -157,19 +157,8 @@ def jax_step():
 def main() -> None:
     systems = {"wengert": wengert_step, "numpy (hand-written, no AD)": numpy_step}
     optional = {"PyTorch eager": torch_step, "autograd": autograd_step, "JAX (no jit)": jax_step}
-    for name, make in optional.items():
-        try:
-            make()
-            systems[name] = make
-        except ImportError:
-            print(f"({name} not installed: skipped)")
-    try:
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
-        threads = torch.get_num_threads()
-    except ImportError:
-        threads = os.cpu_count()
+    systems.update(installed(optional))
+    threads = os.cpu_count()
     results = {}
     for name, make in systems.items():
         step, fwd = make()

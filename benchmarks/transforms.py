@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import table, time_per_call
+from _util import installed, table, time_per_call
 
 import wengert as W
 
@@ -93,23 +93,16 @@ def autograd_cases():
 
 def main() -> None:
     systems = {"wengert": wengert_cases}
-    for name, make in {
-        "torch.func": torch_cases,
-        "JAX (no jit)": lambda: jax_cases(False),
-        "JAX (jit)": lambda: jax_cases(True),
-        "autograd": autograd_cases,
-    }.items():
-        try:
-            make()
-            systems[name] = make
-        except ImportError:
-            print(f"({name} not installed: skipped)")
-    try:
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
-    except ImportError:
-        pass
+    systems.update(
+        installed(
+            {
+                "torch.func": torch_cases,
+                "JAX (no jit)": lambda: jax_cases(False),
+                "JAX (jit)": lambda: jax_cases(True),
+                "autograd": autograd_cases,
+            }
+        )
+    )
     results = {
         name: {c: time_per_call(fn, min_time=0.1, repeats=5) for c, fn in make().items()}
         for name, make in systems.items()
