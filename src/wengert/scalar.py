@@ -20,6 +20,7 @@ import numpy as np
 from .core import primitives as P
 from .core.forward import ForwardTrace
 from .core.operators import Arithmetic
+from .core.primitive import guarded_partial
 from .core.trace import BOX_TYPES, DUAL_LEVEL, next_level
 
 _new = object.__new__
@@ -247,18 +248,15 @@ def _terms(prim, g: float, ans: float, vals: list) -> list[float]:
 
 
 def _limit_terms(prim, g: float, ans: float, vals) -> list[float]:
-    """The terms g * partial where a partial divides by zero or overflows on Python floats.
-
-    The table's partial is evaluated again on numpy floats, which give the limit (inf) instead of
-    raising; a zero g times an infinite partial counts as 0, as in the tensor engine.
-    """
-    args = [np.float64(v) for v in vals]
+    """The terms g * partial where a partial divides by zero or overflows on Python floats: the
+    core's guarded partial gives the limit (inf), and a zero g times an infinite partial counts as 0,
+    as in the tensor engine."""
     out = []
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         for i in range(len(vals)):
             d = prim.partials[i]
             if d.__class__ not in _CONSTANT:
-                d = d(np.float64(ans), *args)
+                d = guarded_partial(d, ans, vals)
             out.append(float(g * d) if g else 0.0)
     return out
 

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from .optim import Adam
+from .tensor import tensor
 from .transforms import value_and_grad
 
 __all__ = ["ADVIResult", "HMCResult", "advi", "hmc"]
@@ -53,26 +55,6 @@ class HMCResult:
     samples: np.ndarray
     acceptance_rate: float
     step_size: float
-
-
-class _Adam:
-    """Adam (Kingma and Ba) on a list of float arrays, in ascent form: params += lr * m_hat / ..."""
-
-    def __init__(self, params: list[np.ndarray], lr: float, b1=0.9, b2=0.999, eps=1e-8) -> None:
-        self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-        self.t = 0
-
-    def ascend(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[np.ndarray]:
-        self.t += 1
-        c1, c2 = 1 - self.b1**self.t, 1 - self.b2**self.t
-        out = []
-        for i, (p, g) in enumerate(zip(params, grads)):
-            self.m[i] = self.b1 * self.m[i] + (1 - self.b1) * g
-            self.v[i] = self.b2 * self.v[i] + (1 - self.b2) * g * g
-            out.append(p + self.lr * (self.m[i] / c1) / (np.sqrt(self.v[i] / c2) + self.eps))
-        return out
 
 
 def advi(
@@ -129,7 +111,9 @@ def advi(
         return ops.mean(lp) + ops.sum(omega) + entropy_const
 
     value_grad = value_and_grad(elbo, argnums=(0, 1))
-    adam = _Adam([mu, omega], lr)
+    params = [tensor(mu, requires_grad=True), tensor(omega, requires_grad=True)]
+    adam = Adam(params, lr=lr)  # ascent on the ELBO: the optimizer descends on its negative
+    mu, omega = (p.numpy() for p in params)  # updated in place by the optimizer
     trace = np.empty(steps)
     keep = max(1, math.ceil(average * steps))
     mu_sum, omega_sum = np.zeros(dim), np.zeros(dim)
@@ -142,7 +126,8 @@ def advi(
                 "check log_joint at the current mean"
             )
         trace[t] = value
-        mu, omega = adam.ascend([mu, omega], [g_mu, g_omega])
+        params[0].grad, params[1].grad = -g_mu, -g_omega
+        adam.step()
         if t >= steps - keep:
             mu_sum += mu
             omega_sum += omega

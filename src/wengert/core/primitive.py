@@ -140,7 +140,7 @@ class Elementwise(Primitive):
             else:
                 if self.guard:
                     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                        c = safe_mul(g, _guarded(p, ans, args))
+                        c = safe_mul(g, guarded_partial(p, ans, args))
                 else:
                     c = g * p(ans, *args)
             out.append(unbroadcast(c, shape(args[i]), b))
@@ -163,7 +163,7 @@ class Elementwise(Primitive):
             else:
                 if self.guard:
                     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                        c = safe_mul(t, _guarded(p, ans, vals))
+                        c = safe_mul(t, guarded_partial(p, ans, vals))
                 else:
                     c = p(ans, *vals) * t
             out = c if out is None else out + c
@@ -239,11 +239,12 @@ def unbroadcast(g, target: tuple, b: int = 0):
     return _reshape(g, gshape[:b] + target)
 
 
-def _guarded(p, ans, args):
-    """A partial that may be infinite; on Python floats, where 1/0 raises, take numpy's inf instead."""
+def guarded_partial(p, ans, args):
+    """A partial that may be infinite; on Python floats, where 1/0 or an overflow raises, take
+    numpy's limit (inf) instead."""
     try:
         return p(ans, *args)
-    except ZeroDivisionError:
+    except (ZeroDivisionError, OverflowError):
         return p(*(np.float64(a) if type(a) in PYNUM else a for a in (ans, *args)))
 
 
