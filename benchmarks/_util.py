@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -54,3 +55,51 @@ def installed(optional: dict[str, Callable[[], object]]) -> dict[str, Callable[[
     except ImportError:
         pass
     return out
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), or platform's description."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info() -> str:
+    """numpy's BLAS library, version and thread count, as threadpoolctl reports them."""
+    import numpy as np
+
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return f"numpy {np.__version__} (install threadpoolctl to see its BLAS)"
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    desc = ", ".join(
+        f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads)" for p in pools
+    )
+    return f"numpy {np.__version__} with {desc or 'no BLAS found'}"
+
+
+def machine_header(peers: tuple[str, ...] = ("torch", "jax", "autograd")) -> str:
+    """One paragraph naming the machine and libraries a table was measured with: CPU model, cores,
+    load average, Python, numpy and its BLAS, and the versions of the peer systems installed."""
+    import importlib.metadata as md
+
+    versions = []
+    for name in peers:
+        try:
+            versions.append(f"{name} {md.version(name)}")
+        except md.PackageNotFoundError:
+            versions.append(f"{name} not installed")
+    try:
+        load = "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "load average unknown"
+    return (
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores, {load}\n"
+        f"Python {platform.python_version()}; {blas_info()}; {'; '.join(versions)}"
+    )

@@ -22,12 +22,12 @@ from .core.forward import ForwardTrace
 from .core.graph import GraphNode, ReverseTrace, leaf_node
 from .core.primitive import Primitive
 from .core.trace import BOX_TYPES, STATE, next_level, raw, unwrap_for
-from .tensor import EAGER, _const, _fbox, _rbox, forward_trace, reverse_trace
+from .tensor import EAGER, constant, forward_box, forward_trace, reverse_box, reverse_trace
 
 # --- inputs and outputs ------------------------------------------------------------------------------
 
 
-def _prepare(x: Any, who: str, pos: str):
+def prepare_input(x: Any, who: str, pos: str):
     """A differentiable input as a value a trace can box: float arrays and scalars; tensors opened."""
     if type(x) in BOX_TYPES:
         if x._trace is None or (x._trace is EAGER and not STATE.grad_enabled):
@@ -47,6 +47,9 @@ def _prepare(x: Any, who: str, pos: str):
         raise TypeError(f"{who}: {pos} is not an array or number: {x!r}")
     _require_float(a.dtype, who, pos, x)
     return a
+
+
+_prepare = prepare_input  # the name taylor.py imports
 
 
 def _require_float(dtype, who, pos, x) -> None:
@@ -92,9 +95,9 @@ def _argnums(argnums, nargs: int, who: str) -> tuple[int, ...]:
 def _linearize_rev(f: Callable, primals: tuple, who: str):
     """Run f on boxes of a new reverse trace. Returns (trace, input boxes, treedef, output)."""
     orig, treedef = tree.flatten(primals)
-    leaves = [_prepare(x, who, f"input {i}") for i, x in enumerate(orig)]
+    leaves = [prepare_input(x, who, f"input {i}") for i, x in enumerate(orig)]
     tr = reverse_trace(next_level())
-    boxes = [_rbox(v, tr, leaf_node(_shape(v), _dtype(v))) for v in leaves]
+    boxes = [reverse_box(v, tr, leaf_node(_shape(v), _dtype(v))) for v in leaves]
     for b, x in zip(boxes, orig):
         b._tangent = type(x) is float  # remember Python floats: their gradients come back as floats
     with tr:
@@ -179,7 +182,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
     tleaves, _tdef = tree.flatten(tuple(tangents))
     if len(leaves) != len(tleaves):
         raise ValueError(f"jvp: {len(leaves)} primal leaves but {len(tleaves)} tangent leaves")
-    leaves = [_prepare(x, "jvp", f"primal {i}") for i, x in enumerate(leaves)]
+    leaves = [prepare_input(x, "jvp", f"primal {i}") for i, x in enumerate(leaves)]
     tr = forward_trace(next_level())
     boxes = []
     for v, t in zip(leaves, tleaves):
@@ -189,7 +192,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
         ts, vs = _shape(t), _shape(v)
         if ts[len(ts) - len(vs) :] != vs or len(ts) < len(vs):
             raise ValueError(f"jvp: tangent of shape {ts} for a primal of shape {vs}")
-        boxes.append(_fbox(v, tr, t))
+        boxes.append(forward_box(v, tr, t))
     batch = (
         _shape(boxes[0]._tangent)[: len(_shape(boxes[0]._tangent)) - len(_shape(leaves[0]))]
         if boxes
@@ -341,7 +344,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0):
 
 def _jacfwd(fn, diff, argnums):
     leaves, treedef = tree.flatten(diff)
-    leaves = [_prepare(x, "jacfwd", f"input {i}") for i, x in enumerate(leaves)]
+    leaves = [prepare_input(x, "jacfwd", f"input {i}") for i, x in enumerate(leaves)]
     sizes = [math.prod(_shape(v)) for v in leaves]
     n = sum(sizes)
     tangents, start = [], 0
@@ -399,7 +402,7 @@ class _Custom(Primitive):
     """A primitive around a user function, with its derivative rules given as functions."""
 
     def __init__(self, name, fun, vjp_all=None, jvp_all=None):
-        super().__init__(name, lambda *a: raw(fun(*[_const(x) for x in a])))
+        super().__init__(name, lambda *a: raw(fun(*[constant(x) for x in a])))
         self.fun = fun
         self.vjp_all = vjp_all  # (args, ans, g) -> cotangents
         self.jvp_all = jvp_all  # (args, tangents) -> tangent_out

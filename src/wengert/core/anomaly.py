@@ -47,7 +47,8 @@ def user_line() -> str:
     return f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}: {code}"
 
 
-def _bad(x) -> str | None:
+def nonfinite(x) -> str | None:
+    """ "nan" or "inf" when the float array `x` holds one (nan first), else None."""
     v = np.asarray(raw(x))
     if v.dtype.kind not in "fc" or np.all(np.isfinite(v)):
         return None
@@ -59,14 +60,14 @@ def check_forward(prim, ans, node=None) -> None:
     where = user_line()
     if node is not None:
         node.origin = where
-    bad = _bad(ans)
+    bad = nonfinite(ans)
     if bad:
         raise AnomalyError(f"'{prim.name}' produced {bad} in its result, at {where}")
 
 
 def check_backward(node, i: int, c) -> None:
     """Raise if cotangent `c`, computed by `node`'s rule for argument `i`, is not finite."""
-    bad = _bad(c)
+    bad = nonfinite(c)
     if bad:
         raise AnomalyError(
             f"the backward rule of '{node.prim.name}' produced {bad} in the gradient of its argument "
