@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import installed, machine_header, table, time_per_call
+from _util import installed, machine_header, table, time_interleaved
 
 import wengert as W
 
@@ -254,12 +254,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter timing blocks (noisier)")
     args = parser.parse_args()
-    min_time = 0.05 if args.quick else 0.2
+    min_time = 0.03 if args.quick else 0.1
     print(machine_header())
     optional = {"PyTorch eager": torch_eager, "autograd": hips_autograd, "JAX (no jit)": jax_nojit}
     probe = problem((4, 4, 2), 1)
     optional = {k: v for k, v in optional.items() if k in installed({k: lambda v=v: v(*probe)})}
-    ratios = []
+    summary = []
     for label, sizes, batch in CONFIGS:
         x, y, init = problem(sizes, batch)
         check_same_gradients(x, y, init)
@@ -271,38 +271,41 @@ def main() -> None:
         }
         if batch == 1:
             systems.pop("JAX (no jit)", None)  # 10 ms a step whatever the size: nothing to learn here
-        res = {}
+        fns = {}
         for name, make in systems.items():
-            step, grads, fwd = make(x, y, init)
-            res[name] = [time_per_call(f, min_time=min_time) for f in (step, grads, fwd)]
-        floor = res["numpy (hand-written, no AD)"][0]
-        torch_t = res.get("PyTorch eager", [None])[0]
+            for kind, fn in zip(("step", "grad", "loss"), make(x, y, init)):
+                fns[name, kind] = fn
+        res = time_interleaved(fns, min_time=min_time)
+        floor = res["numpy (hand-written, no AD)", "step"][0]
+        torch_t = res["PyTorch eager", "step"][0] if "PyTorch eager" in systems else None
         rows = []
-        for name, (t_step, t_grad, t_fwd) in res.items():
+        for name in systems:
+            t_step, spread = res[name, "step"]
+            cheap = res[name, "grad"][0] / res[name, "loss"][0]
             rows.append(
                 [
                     name,
-                    f"{t_step * 1e6:,.1f}",
+                    f"{t_step * 1e6:,.1f} ±{spread:.0%}",
                     f"{t_step / floor:.2f}x",
                     "-" if torch_t is None else f"{t_step / torch_t:.2f}x",
-                    f"{t_grad / t_fwd:.2f}",
+                    f"{cheap:.2f}",
                 ]
             )
         print(f"\n{label} ReLU MLP, batch {batch}, float32, SGD step (forward, backward, update)")
-        print(
-            table(
-                rows,
-                ["system", "µs/step", "vs numpy", "vs PyTorch", "loss and gradient / loss"],
-            )
+        print(table(rows, ["system", "µs/step", "vs numpy", "vs PyTorch", "loss and gradient / loss"]))
+        w = res["wengert", "step"][0]
+        f = res["wengert value_and_grad", "step"][0]
+        summary.append(
+            f"{label} batch {batch}: wengert {w / floor:.2f}x numpy's time"
+            + ("" if torch_t is None else f", {w / torch_t:.2f}x PyTorch eager's")
+            + f"; value_and_grad step {f / floor:.2f}x numpy's"
         )
-        ratios.append((label, batch, res["wengert"][0] / floor, torch_t and res["wengert"][0] / torch_t))
     print(
-        "\n(vs numpy / vs PyTorch: time per step divided by theirs, < 1 is faster; the last column is "
-        "the cheap-gradient ratio, time(loss and gradient, no update) / time(loss alone))"
+        "\n(µs/step: median of interleaved blocks, ± half the interquartile range; vs numpy / vs "
+        "PyTorch: time per step divided by theirs, < 1 is faster; the last column is the "
+        "cheap-gradient ratio, time(loss and gradient, no update) / time(loss alone))"
     )
-    for label, batch, r_np, r_t in ratios:
-        vs_t = "" if r_t is None else f", {r_t:.2f}x PyTorch eager's"
-        print(f"wengert {label} batch {batch}: {r_np:.2f}x the numpy floor's time{vs_t}")
+    print("\n".join(summary))
 
 
 if __name__ == "__main__":

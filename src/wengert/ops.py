@@ -31,10 +31,17 @@ logical_not, logical_and, logical_or = P.logical_not, P.logical_and, P.logical_o
 stop_gradient = P.stop_gradient
 
 
+def _shape(x) -> tuple:
+    """The shape of an array, box or number (numpy's np.shape costs a Python-level dispatch)."""
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
+
+
 def matmul(x, y):
     """Matrix product with numpy's rules (1-d operands, broadcast batch axes); shapes checked here."""
-    xs = x.shape if hasattr(x, "shape") else np.shape(raw(x))
-    ys = y.shape if hasattr(y, "shape") else np.shape(raw(y))
+    xs, ys = _shape(x), _shape(y)
     if len(xs) == 0 or len(ys) == 0:
         raise ValueError(f"matmul: operands must have at least one dimension, got shapes {xs} and {ys}")
     k1 = xs[-1]
@@ -286,7 +293,7 @@ def take(x, indices, axis=None):
 
 def cross_entropy(logits, labels, reduction: str = "mean"):
     """Softmax cross-entropy of `logits` (n, classes) against integer `labels` (n,), fused and stable."""
-    lshape = logits.shape if hasattr(logits, "shape") else np.shape(raw(logits))
+    lshape = _shape(logits)
     if len(lshape) < 1:
         raise ValueError(
             f"cross_entropy: logits need a class axis (shape (n, classes) or (classes,)), got shape "
@@ -300,11 +307,11 @@ def cross_entropy(logits, labels, reduction: str = "mean"):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias (PyTorch's layout: weight has shape (out_features, in_features))."""
-    xs, ws = np.shape(raw(x)), np.shape(raw(weight))
+    xs, ws = _shape(x), _shape(weight)
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         raise ValueError(f"linear: input of shape {xs} does not fit weight of shape {ws}")
-    if bias is not None and np.shape(raw(bias)) != (ws[0],):
-        raise ValueError(f"linear: bias of shape {np.shape(raw(bias))}, expected ({ws[0]},)")
+    if bias is not None and _shape(bias) != (ws[0],):
+        raise ValueError(f"linear: bias of shape {_shape(bias)}, expected ({ws[0]},)")
     return P.linear(x, weight) if bias is None else P.linear(x, weight, bias)
 
 

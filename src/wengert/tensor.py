@@ -96,7 +96,9 @@ class Tensor(Arithmetic):
         """The accumulated gradient of a leaf tensor after `backward()` (None before)."""
         node = self._node
         if self._trace is EAGER and node.prim is None and node.grad is not None:
-            return constant(node.grad)
+            g = node.grad
+            # a box when backward's `gradient` was one: the gradient is then recorded by a transform
+            return g if type(g) in BOX_TYPES else constant(g)
         return None
 
     @grad.setter
@@ -126,7 +128,8 @@ class Tensor(Arithmetic):
     # --- conversion -----------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (shares memory; no gradient flows through it)."""
-        return np.asarray(raw(self))
+        v = self._value
+        return v if type(v) is np.ndarray else np.asarray(raw(v))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         a = np.asarray(raw(self))
@@ -210,21 +213,30 @@ class Tensor(Arithmetic):
                 "backward() inside a function transform; return the value and use "
                 "wengert.grad/vjp on the function instead"
             )
-        value = self._value
+        value = self._value  # the eager tape records arrays
         if gradient is None:
-            if np.size(value) != 1:
+            if value.size != 1:
                 raise RuntimeError(
-                    f"backward() on a tensor of shape {np.shape(value)} needs `gradient`: pass an "
+                    f"backward() on a tensor of shape {value.shape} needs `gradient`: pass an "
                     "array of that shape (e.g. wengert.ones_like(t)), or reduce the tensor to one "
                     "element first (t.sum())"
                 )
-            seed = np.ones(np.shape(value), dtype=np.result_type(value))
+            seed = np.ones(value.shape, dtype=value.dtype)
+        elif type(gradient) in BOX_TYPES and gradient._trace not in (None, EAGER):
+            # A seed traced by a transform (backward inside `grad`, `jvp`...): the rules then run on
+            # its boxes and are recorded, so the leaves' gradients can be differentiated again.
+            seed = gradient
+            if tuple(seed.shape) != value.shape:
+                raise ValueError(
+                    f"backward(): gradient of shape {tuple(seed.shape)} for a tensor of shape "
+                    f"{value.shape}; they must match"
+                )
         else:
-            seed = np.asarray(raw(gradient), dtype=np.result_type(value))
-            if seed.shape != np.shape(value):
+            seed = np.asarray(raw(gradient), dtype=value.dtype)
+            if seed.shape != value.shape:
                 raise ValueError(
                     f"backward(): gradient of shape {seed.shape} for a tensor of shape "
-                    f"{np.shape(value)}; they must match"
+                    f"{value.shape}; they must match"
                 )
         graph.backward([(self._node, seed)], retain_graph=retain_graph)
 

@@ -197,7 +197,16 @@ class Structural(Primitive):
         args = node.args
         ans = node.ans if self.save_ans else Aval(node.shape, node.dtype)
         kw = node.kwargs
-        return [self.vjp_rule(i)(g, ans, *args, **kw) for i in node.argnums]
+        rules = self.vjps
+        if callable(rules):
+            return [self.vjp_rule(i)(g, ans, *args, **kw) for i in node.argnums]
+        out = []
+        for i in node.argnums:
+            rule = rules[i]
+            if rule is None:
+                raise self.missing("reverse", i)
+            out.append(rule(g, ans, *args, **kw))
+        return out
 
     def jvp(self, idx, tangents, ans, vals, kwargs):
         if self.jvp_rule is None:

@@ -78,11 +78,13 @@ eager: Any = None
 def bind(prim, args: tuple, kwargs: dict):
     """Apply `prim` to arguments of which at least one is a box: hand it to the innermost live trace.
 
-    Fast path: while recording is on, the eager tape takes the call first. It records it in one pass
-    when it is the innermost trace among the arguments, and calls `dispatch` when it meets a box of
-    any other trace.
+    Fast path: while recording is on and no transform is open on this thread, the eager tape takes the
+    call first. It records it in one pass when it is the innermost trace among the arguments, and
+    calls `dispatch` when it meets a box of any other trace (a Dual, or a box that outlived its
+    transform).
     """
-    if STATE.grad_enabled and eager is not None:
+    state = STATE
+    if state.grad_enabled and not state.stack and eager is not None:
         return eager.process(prim, args, kwargs)
     return dispatch(prim, args, kwargs)
 
