@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, io, nn, optim
+from . import __version__, io, nn, optim, threads
 from .data import DataLoader, load_fashion_mnist, load_mnist
 from .train import confusion_matrix, evaluate, format_confusion, train
 
@@ -219,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", metavar="DIR", help="output directory (default: runs/<timestamp>)")
     t.add_argument("--no-plot", action="store_true", help="do not draw the training-curve PNG")
     t.add_argument("--quiet", action="store_true", help="print only the final result")
+    t.add_argument(
+        "--threads",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help=f"threads of numpy's BLAS (default: {threads.DEFAULT_TRAIN_THREADS}, which does not slow "
+        "down when other processes keep the cores busy; needs threadpoolctl, without it numpy's own "
+        "default stays); results can differ in the last digits with the thread count",
+    )
     t.add_argument(
         "--distributed",
         action="store_true",
@@ -492,12 +501,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
-            if args.distributed:
-                return _train_distributed(args)
-            run_train(args)
+            n = threads.DEFAULT_TRAIN_THREADS if args.threads is None else args.threads
+            with threads.blas_threads(n, required=args.threads is not None):
+                if args.distributed:
+                    return _train_distributed(args)
+                run_train(args)
         else:
             run_predict(args)
-    except (CLIError, FileNotFoundError, io.FormatError) as e:
+    except (CLIError, FileNotFoundError, io.FormatError, ImportError) as e:
         print(f"wengert {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
