@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _util import installed, machine_header, table, time_interleaved
 
 import wengert as W
+from wengert import threads
 
 LR = 0.05
 CONFIGS = [
@@ -253,12 +254,32 @@ def check_same_gradients(x, y, init) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter timing blocks (noisier)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads of numpy and threads of PyTorch, the same for every system (default 1, "
+        "as `wengert train`; 0: each library's own default)",
+    )
     args = parser.parse_args()
     min_time = 0.03 if args.quick else 0.1
-    print(machine_header())
+    with threads.blas_threads(args.threads or None):
+        run(min_time, args.threads)
+
+
+def run(min_time: float, n_threads: int) -> None:
     optional = {"PyTorch eager": torch_eager, "autograd": hips_autograd, "JAX (no jit)": jax_nojit}
     probe = problem((4, 4, 2), 1)
     optional = {k: v for k, v in optional.items() if k in installed({k: lambda v=v: v(*probe)})}
+    if n_threads and "PyTorch eager" in optional:
+        import torch
+
+        torch.set_num_threads(n_threads)
+    print(machine_header())
+    if "PyTorch eager" in optional:
+        import torch
+
+        print(f"PyTorch threads: {torch.get_num_threads()}")
     summary = []
     for label, sizes, batch in CONFIGS:
         x, y, init = problem(sizes, batch)

@@ -74,7 +74,7 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
     The one check of labels for one_hot, cross_entropy and nll_loss.
     """
     y = np.asarray(raw(labels))
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind not in "iu":
         if y.size:
             raise TypeError(f"{who}: labels must be integers, got dtype {y.dtype}")
         y = y.astype(np.intp)  # [] is float64 to numpy: an empty list of labels is fine
@@ -85,7 +85,7 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
             f"got {y.shape}"
         )
     if y.size:
-        lo, hi = y.min(), y.max()
+        lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
             raise ValueError(

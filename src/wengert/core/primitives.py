@@ -28,6 +28,8 @@ from .primitive import (
 )
 from .trace import BOX_TYPES, raw
 
+_BOXES = BOX_TYPES  # for the rules' array-only branches (BOX_TYPES itself is not exported)
+
 # ---------------------------------------------------------------------------------------------------
 # Scalar implementations (Python floats: the paper's Node and Dual) and domain checks.
 
@@ -532,8 +534,7 @@ def _out_full(xm, ym):
 
 def _mT(a):
     nd = ndim(a)
-    perm = tuple(range(nd - 2)) + (nd - 1, nd - 2)
-    return transpose(a, perm)
+    return transpose(a, (1, 0) if nd == 2 else tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
 def _matmul_vjp_x(g, ans, x, y):
@@ -708,14 +709,20 @@ logsumexp = Structural(
 def _rows(labels, classes: int):
     """Index of each sample's labelled entry in an array of shape labels.shape + (classes,), seen as
     rows of `classes` (the fused kernels below read and write only those entries)."""
-    flat = labels.reshape(-1)
+    flat = labels if labels.ndim == 1 else labels.reshape(-1)
     return np.arange(flat.size), flat
+
+
+def _as_rows(a, k: int):
+    return a if a.ndim == 2 else a.reshape(-1, k)
 
 
 def _cross_entropy(logits, labels, reduction="mean"):
     k = logits.shape[-1]
     z = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
-    picked = z.reshape(-1, k)[_rows(labels, k)].reshape(labels.shape)
+    picked = _as_rows(z, k)[_rows(labels, k)]
+    if labels.ndim != 1:
+        picked = picked.reshape(labels.shape)
     np.exp(z, out=z)  # z is fresh: exponentiate in place
     nll = np.log(np.add.reduce(z, axis=-1))
     nll -= picked
@@ -732,15 +739,14 @@ def _ce_vjp(g, ans, logits, labels, reduction="mean"):
     kept = shape(ans) + (1,) if reduction == "none" else (1,) * ndim(logits)
     if reduction == "mean":
         g = g * (1.0 / (raw(logits).size // k))  # scale the (small) cotangent, not the gradient
-    g = fit(g, shape(g)[:b] + kept)
     p = softmax(logits, axis=-1)
-    if type(p) is np.ndarray and type(g) is np.ndarray and b == 0:
+    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES:
         # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
         # in place, the same operations as below without the temporaries (the fused backward).
-        p.reshape(-1, k)[_rows(labels, k)] -= 1
-        p *= g
+        _as_rows(p, k)[_rows(labels, k)] -= 1
+        p *= g if reduction != "none" else np.reshape(g, kept)
         return p
-    return (p - _one_hot_like(labels, k, p)) * g
+    return (p - _one_hot_like(labels, k, p)) * fit(g, shape(g)[:b] + kept)
 
 
 def _one_hot_like(labels, k: int, like):
