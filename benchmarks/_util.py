@@ -32,12 +32,17 @@ def time_per_call(fn: Callable[[], object], min_time: float = 0.2, repeats: int 
 
 
 def time_interleaved(
-    fns: dict[str, Callable[[], object]], min_time: float = 0.1, repeats: int = 9
+    fns: dict, min_time: float = 0.1, repeats: int = 9, clock: str = "wall"
 ) -> dict[str, tuple[float, float]]:
     """(median seconds per call, spread) of each function, timed in turns: every round runs one block
     of each, so a change in the machine's load during the run reaches all of them alike. A block
     runs at least `min_time`; the spread is half the interquartile range of the blocks over the
-    median (a relative figure: 0.05 means +-5%)."""
+    median (a relative figure: 0.05 means +-5%).
+
+    clock "wall" is time.perf_counter; "cpu" is time.process_time, the CPU time of this process (all
+    its threads): on a machine shared with other work it leaves out the time spent waiting for a
+    core, but it counts a BLAS thread's spin-waiting, so use it with one BLAS thread."""
+    now = time.perf_counter if clock == "wall" else time.process_time
     counts = {}
     for name, fn in fns.items():
         fn()  # warm up
@@ -51,14 +56,14 @@ def time_interleaved(
                 break
             n *= 2
         counts[name] = max(1, int(n * min_time / max(dt, 1e-9)))
-    samples: dict[str, list[float]] = {name: [] for name in fns}
+    samples: dict = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             n = counts[name]
-            t0 = time.perf_counter()
+            t0 = now()
             for _ in range(n):
                 fn()
-            samples[name].append((time.perf_counter() - t0) / n)
+            samples[name].append((now() - t0) / n)
     out = {}
     for name, ts in samples.items():
         q = statistics.quantiles(ts, n=4)

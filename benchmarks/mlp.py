@@ -261,13 +261,20 @@ def main() -> None:
         help="BLAS threads of numpy and threads of PyTorch, the same for every system (default 1, "
         "as `wengert train`; 0: each library's own default)",
     )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time, for a machine shared with other work "
+        "(with one thread: a BLAS thread's spin-waiting would count as CPU time)",
+    )
     args = parser.parse_args()
     min_time = 0.03 if args.quick else 0.1
     with threads.blas_threads(args.threads or None):
-        run(min_time, args.threads)
+        run(min_time, args.threads, args.clock)
 
 
-def run(min_time: float, n_threads: int) -> None:
+def run(min_time: float, n_threads: int, clock: str = "wall") -> None:
     optional = {"PyTorch eager": torch_eager, "autograd": hips_autograd, "JAX (no jit)": jax_nojit}
     probe = problem((4, 4, 2), 1)
     optional = {k: v for k, v in optional.items() if k in installed({k: lambda v=v: v(*probe)})}
@@ -280,6 +287,7 @@ def run(min_time: float, n_threads: int) -> None:
         import torch
 
         print(f"PyTorch threads: {torch.get_num_threads()}")
+    print(f"clock: {'elapsed time' if clock == 'wall' else 'CPU time of this process'}")
     summary = []
     for label, sizes, batch in CONFIGS:
         x, y, init = problem(sizes, batch)
@@ -296,7 +304,7 @@ def run(min_time: float, n_threads: int) -> None:
         for name, make in systems.items():
             for kind, fn in zip(("step", "grad", "loss"), make(x, y, init)):
                 fns[name, kind] = fn
-        res = time_interleaved(fns, min_time=min_time)
+        res = time_interleaved(fns, min_time=min_time, clock=clock)
         floor = res["numpy (hand-written, no AD)", "step"][0]
         torch_t = res["PyTorch eager", "step"][0] if "PyTorch eager" in systems else None
         rows = []

@@ -55,7 +55,11 @@ class Tensor(Arithmetic):
 
     @property
     def dtype(self) -> np.dtype:
-        return np.result_type(raw(self))
+        v = raw(self)
+        try:
+            return v.dtype
+        except AttributeError:  # a Python number inside a transform
+            return np.result_type(v)
 
     @property
     def ndim(self) -> int:

@@ -29,6 +29,8 @@ from .tensor import EAGER, constant, forward_box, forward_trace, reverse_box, re
 
 def prepare_input(x: Any, who: str, pos: str):
     """A differentiable input as a value a trace can box: float arrays and scalars; tensors opened."""
+    if type(x) is np.ndarray and x.dtype.kind == "f":  # the common case, first
+        return x
     if type(x) in BOX_TYPES:
         if x._trace is None or (x._trace is EAGER and not STATE.grad_enabled):
             x = raw(x)
@@ -53,7 +55,7 @@ _prepare = prepare_input  # the name taylor.py imports
 
 
 def _require_float(dtype, who, pos, x) -> None:
-    if not np.issubdtype(dtype, np.floating):
+    if np.dtype(dtype).kind != "f":
         raise TypeError(
             f"{who}: {pos} has dtype {dtype}; differentiation needs real (floating-point) inputs: "
             "convert it with .astype(float) (or use vjp/jvp with float arrays)"
@@ -65,7 +67,8 @@ def _shape(x) -> tuple:
 
 
 def _dtype(x):
-    return np.result_type(raw(x))
+    dt = getattr(x, "dtype", None)  # arrays and tensors; np.result_type for Python numbers
+    return dt if isinstance(dt, np.dtype) else np.result_type(raw(x))
 
 
 def _opened(x, tr):
@@ -247,7 +250,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
                 f"grad: f must return a scalar (one number); it returned shape {shp}. For a vector "
                 "output use jacrev/jacobian (the whole Jacobian) or vjp (a vector-Jacobian product)"
             )
-        if not np.issubdtype(_dtype(value), np.floating):
+        if _dtype(value).kind != "f":
             raise TypeError(f"grad: f returned dtype {_dtype(value)}; it must return a float")
         seed = np.ones(shp, dtype=_dtype(value))
         grads = _pullback(tr, boxes, treedef, [out], [seed], retain=False)

@@ -179,7 +179,7 @@ class ReverseTrace(Trace):
                 ans = prim.impl(*vals, **kwargs)
             except ValueError as e:
                 raise prim.error(vals, e) from None
-        parents = tuple(args[i]._node for i in idx)
+        parents = tuple([args[i]._node for i in idx])
         saved = vals if prim.save_args else [aval(v) for v in vals]
         a = aval(ans)
         node = GraphNode(
