@@ -45,9 +45,14 @@ def make_epoch(steps: int | None):
     return (lambda: train_epoch(model, opt, loader)), len(loader)
 
 
-def busy_process() -> subprocess.Popen:
-    """One CPU-bound process: a Python loop that never sleeps."""
-    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+def busy_process(same_session: bool) -> subprocess.Popen:
+    """One CPU-bound process: a Python loop that never sleeps. By default it runs in a session of its
+    own, like another program: Linux's scheduler (with autogroup, its default) shares the cores
+    fairly between sessions first, so a busy child in this session would take half of this
+    session's share whatever the threads do."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "while True: pass"], start_new_session=not same_session
+    )
 
 
 def timed(fn, n_threads: int | None, rounds: int) -> list[float]:
@@ -65,6 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=None, help="time only the first N batches")
     parser.add_argument("--rounds", type=int, default=3, help="timed epochs per setting")
+    parser.add_argument(
+        "--same-session", action="store_true", help="run the busy process in this process's session"
+    )
     args = parser.parse_args()
     print(machine_header(peers=()))
     fn, batches = make_epoch(args.steps)
@@ -80,7 +88,7 @@ def main() -> None:
     # during the run reaches every cell alike.
     for _ in range(2):
         for load in ("quiet", "busy"):
-            proc = busy_process() if load == "busy" else None
+            proc = busy_process(args.same_session) if load == "busy" else None
             try:
                 if proc is not None:
                     time.sleep(0.5)  # let it start spinning
@@ -93,7 +101,8 @@ def main() -> None:
     print(
         f"\n`wengert train` defaults: 784-{DEFAULTS['hidden'][0]}-10 {DEFAULTS['activation']}, "
         f"batch {DEFAULTS['batch_size']}, {batches} batches per timed epoch; median of "
-        f"{2 * args.rounds} epochs per cell"
+        f"{2 * args.rounds} epochs per cell; the busy process in "
+        + ("this session" if args.same_session else "a session of its own")
     )
     rows = []
     for name, r in results.items():
