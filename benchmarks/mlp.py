@@ -16,6 +16,8 @@ Run: python benchmarks/mlp.py [--quick]      (pip install -e ".[bench]" for the 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import itertools
 import os
 import sys
@@ -270,6 +272,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     min_time = 0.03 if args.quick else 0.1
+    for lib in ("torch", "scipy.linalg"):  # load their BLAS now: the thread limit below reaches it
+        with contextlib.suppress(ImportError):
+            importlib.import_module(lib)
     with threads.blas_threads(args.threads or None):
         run(min_time, args.threads, args.clock)
 
