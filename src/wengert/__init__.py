@@ -97,7 +97,7 @@ from .ops import (
     var,
     where,
 )
-from .program import ConcretizationError, LeakedTracerError, Program, program
+from .program import ConcretizationError, LeakedTracerError, Program, jit, program, source
 from .scalar import Dual, Node, derivative
 from .solvers import ConvergenceError, minimize_newton, newton
 from .taylor import taylor

@@ -71,6 +71,7 @@ def _with(prog: Program, equations, outvars=None, consts=None) -> Program:
         prog.out_tree,
         prog.name,
         prog.in_static,
+        prog.arg_names,
     )
 
 

@@ -245,7 +245,17 @@ def trace_program(
         tr.alive = False
     name = getattr(f, "__name__", "f")
     name = name if name.isidentifier() else "f"
-    return Program(invars, tr.consts, tr.equations, outvars, in_tree, out_tree, name, in_static)
+    return Program(
+        invars,
+        tr.consts,
+        tr.equations,
+        outvars,
+        in_tree,
+        out_tree,
+        name,
+        in_static,
+        [_ident(n) for n in dyn_names],
+    )
 
 
 def _output(tr: ProgramTrace, o, who: str):
@@ -278,7 +288,7 @@ def _ident(s: str) -> str:
     s = "".join(c if c.isalnum() or c == "_" else "_" for c in s)
     if not s or s[0].isdigit() or keyword.iskeyword(s):
         s = "a_" + s
-    return s
+    return s + "_" if s in ("np", "math") else s
 
 
 def program(f: Callable, static_argnums: int | Sequence[int] = (), simplify: bool = True):
