@@ -233,8 +233,11 @@ class _Emitter:
             nm = f"k{len(self.extra_consts) + 1}"
             self.extra_consts.append((nm, v))
             return nm
-        if isinstance(v, (np.integer,)):
+        if isinstance(v, np.integer):
             return str(int(v))
+        if isinstance(v, tuple):
+            inner = ", ".join(self.param(x) for x in v)
+            return f"({inner},)" if len(v) == 1 else f"({inner})"
         return literal(v)
 
     def helper(self, fn_name: str) -> str:

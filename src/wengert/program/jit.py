@@ -7,8 +7,9 @@ that signature run the compiled function directly: a dictionary lookup and then 
 per equation, with no interpreter work per operation.
 
 Called on values that a transform is differentiating (inside `grad`, `jvp`, on tensors with
-`requires_grad=True`, or inside another jit), the cached program is evaluated primitive by primitive
-instead, so every transform sees the same primitives and rules as without jit.
+`requires_grad=True`, or inside another jit), the function runs at those values' levels instead, so
+every transform sees the same primitives and rules (checkpoints and custom rules included) as without
+jit; `jit(grad(f))` is what compiles a derivative.
 """
 
 from __future__ import annotations
@@ -104,10 +105,12 @@ class Jitted:
 
     def __call__(self, *args):
         static = self.static_argnums
+        leaves: list = []
         if not static:
-            leaves: list = []
-            key = (_flatten(args, leaves), *map(_leaf_key, leaves))
-            statics: tuple = ()
+            tdef = _flatten(args, leaves)
+            if any(map(_live, leaves)):
+                return self.f(*args)  # see the module docstring: f runs at its arguments' levels
+            key = (tdef, *map(_leaf_key, leaves))
         else:
             nums = check_static_argnums(static, len(args), "jit")
             statics = tuple(args[i] for i in nums)
@@ -120,9 +123,10 @@ class Jitted:
                         "arguments are part of the cache key: pass a tuple instead of a list, or a "
                         "number, string or other hashable value"
                     ) from None
-            dyn = tuple(a for i, a in enumerate(args) if i not in nums)
-            leaves = []
-            key = (_flatten(dyn, leaves), statics, nums, *map(_leaf_key, leaves))
+            tdef = _flatten(tuple(a for i, a in enumerate(args) if i not in nums), leaves)
+            if any(map(_live, leaves)):
+                return self.f(*args)
+            key = (tdef, statics, nums, *map(_leaf_key, leaves))
         entry = self._cache.get(key)
         if entry is None:
             entry = self._compile(args, key)
@@ -131,8 +135,6 @@ class Jitted:
         self._last = entry
         if entry.program.in_static:
             leaves = [x for i, x in enumerate(leaves) if i not in entry.program.in_static]
-        if any(map(_live, leaves)):
-            return tree.unflatten(entry.out_tree, entry.program.eval_flat(leaves))
         boxed = False
         for i, x in enumerate(leaves):
             if type(x) in BOX_TYPES:
@@ -140,7 +142,7 @@ class Jitted:
                 boxed = True
         out = entry.fn(*leaves)
         if boxed:  # constant tensors in, tensors out
-            out = [_const(o) if isinstance(o, np.ndarray) else o for o in out]
+            out = [_const(o) if isinstance(o, (np.ndarray, np.generic)) else o for o in out]
         return tree.unflatten(entry.out_tree, out)
 
     def _compile(self, args: tuple, key) -> _Entry:
