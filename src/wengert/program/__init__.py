@@ -13,6 +13,7 @@ The core never imports this package; it reaches the core only through the trace 
 
 from .ir import Equation, Literal, Program, Var
 from .jit import CacheInfo, Jitted, jit
+from .table import TraceTable, trace_table
 from .trace import ConcretizationError, LeakedTracerError, program
 
 
@@ -32,6 +33,8 @@ __all__ = [
     "Jitted",
     "jit",
     "source",
+    "TraceTable",
+    "trace_table",
     "Equation",
     "LeakedTracerError",
     "Literal",
