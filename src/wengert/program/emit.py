@@ -423,7 +423,7 @@ _COUNTER = [0]
 
 
 def emit_compiled(prog: Program) -> tuple[str, Callable]:
-    """Source over flat arguments and its compiled function (returns the flat outputs as a tuple)."""
+    """Source over flat arguments and its compiled function (returning the traced output structure)."""
     em = _Emitter(prog, standalone=False)
     body = _body(prog, em, inplace=True)
     for v, c in prog.consts.items():
@@ -436,10 +436,9 @@ def emit_compiled(prog: Program) -> tuple[str, Callable]:
             outs.append(f"{o.name}.copy()")  # a constant result: the caller may write into it
         else:
             outs.append(em.name(o))
-    ret = outs[0] + "," if len(outs) == 1 else ", ".join(outs)
     lines = [f"def {prog.name}({', '.join(v.name for v in prog.invars)}):"]
     lines += _comment_lines(body, "    ")
-    lines.append(f"    return ({ret})" if outs else "    return ()")
+    lines.append(f"    return {_tree_expr(prog.out_tree, outs)}")
     src = "\n".join(lines) + "\n"
     _COUNTER[0] += 1
     filename = f"<wengert.jit {prog.name} #{_COUNTER[0]}>"

@@ -44,13 +44,42 @@ class CacheInfo(NamedTuple):
 
 
 class _Entry:
-    __slots__ = ("fn", "out_tree", "program", "source")
+    __slots__ = ("fn", "program", "source")
 
     def __init__(self, program: Program, source: str, fn: Callable) -> None:
         self.program = program
         self.source = source
-        self.fn = fn
-        self.out_tree = program.out_tree
+        self.fn = fn  # flat array arguments -> the output pytree
+
+
+def _as_tensor(o):
+    return _const(o) if isinstance(o, (np.ndarray, np.generic)) else o
+
+
+def _signature(x, leaves: list, key: list) -> bool:
+    """Flatten a pytree of numpy arrays into `leaves` and its signature into `key`; False when some
+    leaf is not a numpy array (numbers, tensors, None take the general path)."""
+    t = type(x)
+    if t is np.ndarray:
+        leaves.append(x)
+        key.append(x.shape)
+        key.append(x.dtype)
+        return True
+    if t is tuple or t is list:
+        key.append(t)
+        key.append(len(x))
+        for y in x:  # noqa: SIM110 - a loop is faster than all() over a generator here
+            if not _signature(y, leaves, key):
+                return False
+        return True
+    if t is dict:
+        ks = sorted(x)
+        key.append(tuple(ks))
+        for k in ks:  # noqa: SIM110
+            if not _signature(x[k], leaves, key):
+                return False
+        return True
+    return False
 
 
 def _flatten(x, leaves: list):
@@ -102,8 +131,21 @@ class Jitted:
         self._hits = self._misses = 0
         self._trace_s = self._compile_s = 0.0
         self._last: _Entry | None = None
+        self._fast: dict = {}  # calls whose arguments are all numpy arrays: (shape, dtype)... -> entry
 
     def __call__(self, *args):
+        if not self.static_argnums:  # the common case, answered with the least work
+            leaves: list = []
+            key: list = []
+            if _signature(args, leaves, key):
+                entry = self._fast.get(tuple(key))
+                if entry is not None:
+                    self._hits += 1
+                    self._last = entry
+                    return entry.fn(*leaves)
+        return self._call(args)
+
+    def _call(self, args: tuple):
         static = self.static_argnums
         leaves: list = []
         if not static:
@@ -130,6 +172,9 @@ class Jitted:
         entry = self._cache.get(key)
         if entry is None:
             entry = self._compile(args, key)
+            fast: list = []
+            if not static and _signature(args, [], fast):
+                self._fast[tuple(fast)] = entry
         else:
             self._hits += 1
         self._last = entry
@@ -142,8 +187,10 @@ class Jitted:
                 boxed = True
         out = entry.fn(*leaves)
         if boxed:  # constant tensors in, tensors out
-            out = [_const(o) if isinstance(o, (np.ndarray, np.generic)) else o for o in out]
-        return tree.unflatten(entry.out_tree, out)
+            out = tree.tree_map(
+                lambda o: _const(o) if isinstance(o, (np.ndarray, np.generic)) else o, out
+            )
+        return out
 
     def _compile(self, args: tuple, key) -> _Entry:
         nums = check_static_argnums(self.static_argnums, len(args), "jit")
@@ -166,6 +213,7 @@ class Jitted:
 
     def cache_clear(self) -> None:
         self._cache.clear()
+        self._fast.clear()
         self._hits = self._misses = 0
         self._trace_s = self._compile_s = 0.0
 
