@@ -180,6 +180,11 @@ _HELPER_DEPS = {"_scatter_add": ["_is_basic"]}
 VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "cast", "stop_gradient"}
 
 
+def _helper(name: str) -> Callable:
+    """A numpy function the emitted code calls: the table's implementation, or one defined here."""
+    return globals()[name] if name in ("_safe_mul",) else getattr(P, name)
+
+
 def _table():
     return {p.name: p for p in vars(P).values() if isinstance(p, (Elementwise, Structural, NonDiff))}
 
@@ -246,7 +251,7 @@ class _Emitter:
                 if dep not in self.helpers:
                     self.helpers.append(dep)
         else:
-            self.namespace[fn_name] = getattr(P, fn_name)
+            self.namespace[fn_name] = _helper(fn_name)
         return fn_name
 
     def expr(self, e, args: list[str]) -> str:
@@ -311,16 +316,75 @@ def _buffers(prog: Program):
     return fresh, base, last
 
 
+def _safe_mul(g, d):
+    """g * d, with 0 where d is infinite and g is 0 (a zero cotangent meeting an infinite partial)."""
+    prod = g * d
+    finite = np.isfinite(d)
+    if finite.all():
+        return prod
+    return np.where(finite | (g != 0), prod, 0.0)
+
+
+def _guards(prog: Program) -> dict:
+    """The guarded products of the table's rules, `where(isfinite(d) | (g != 0), g * d, 0)`, whose
+    pieces are used only there: emitted as one call `_safe_mul(g, d)`. {where: (g, d, pieces)}"""
+    defs = {e.out: e for e in prog.equations}
+    uses: dict = {}
+    for e in prog.equations:
+        for a in e.inputs:
+            if type(a) is Var:
+                uses[a] = uses.get(a, 0) + 1
+    for o in prog.outvars:
+        if type(o) is Var:
+            uses[o] = uses.get(o, 0) + 2
+    out = {}
+    for e in prog.equations:
+        if e.prim.name != "where" or type(e.inputs[2]) is not Literal or e.inputs[2].value != 0:
+            continue
+        m, p = e.inputs[0], e.inputs[1]
+        dm, dp = defs.get(m), defs.get(p)
+        if dm is None or dp is None or dm.prim.name != "logical_or" or dp.prim.name != "mul":
+            continue
+        parts = [defs.get(a) for a in dm.inputs]
+        if any(x is None for x in parts):
+            continue
+        fin = next((x for x in parts if x.prim.name == "isfinite"), None)
+        ne = next((x for x in parts if x.prim.name == "not_equal"), None)
+        if fin is None or ne is None:
+            continue
+        g, d = dp.inputs
+        if fin.inputs[0] is not d or ne.inputs[0] is not g:
+            continue
+        pieces = (m, p, fin.out, ne.out)
+        if all(uses.get(v) == 1 for v in pieces):
+            out[e.out] = (g, d, set(pieces))
+    return out
+
+
 def _body(prog: Program, em: _Emitter, inplace: bool) -> list[tuple[str, str]]:
     """(statement, comment) per equation."""
     folded = {} if em.standalone else _folded_transposes(prog)
+    guards = _guards(prog)
+    skip = set().union(*(p for _, _, p in guards.values())) if guards else set()
     fresh, base, last = _buffers(prog) if inplace else (set(), {}, {})
     lines = []
     for k, e in enumerate(prog.equations):
+        if e.out in skip:
+            continue
         if e.out in folded:
             em.names[e.out] = em.expr(e, [em.name(a) for a in e.inputs])
             continue
         args = [em.name(a) for a in e.inputs]
+        if e.out in guards:
+            g, d, _ = guards[e.out]
+            fn = em.helper("_safe_mul")
+            lines.append((f"{e.out.name} = {fn}({em.name(g)}, {em.name(d)})", e.out.type_str))
+            continue
+        if e.prim.name == "scatter_add" and P._is_basic(e.params["index"]):
+            zeros = f"np.zeros({literal(e.out.shape)}, dtype={literal(e.out.dtype)})"
+            lines.append((f"{e.out.name} = {zeros}", e.out.type_str))
+            lines.append((f"{e.out.name}[{_index_text(e.params['index'], em)}] = {args[0]}", ""))
+            continue
         rhs = em.expr(e, args)
         uf = _inplace_ufunc(e.prim) if inplace and e.out in fresh else None
         if uf is not None:
@@ -343,7 +407,7 @@ def _body(prog: Program, em: _Emitter, inplace: bool) -> list[tuple[str, str]]:
 def _comment_lines(lines: list[tuple[str, str]], indent: str) -> list[str]:
     width = max((len(s) for s, _ in lines), default=0)
     width = min(width, 72)
-    return [f"{indent}{s.ljust(width)}  # {c}" for s, c in lines]
+    return [f"{indent}{s.ljust(width)}  # {c}" if c else f"{indent}{s}" for s, c in lines]
 
 
 def _tree_expr(treedef, leaves) -> str:
@@ -405,7 +469,7 @@ def emit_source(prog: Program, name: str | None = None) -> str:
         head.append("import math")
     parts = ["\n".join(head), ""]
     for h in em.helpers:
-        parts.append(textwrap.dedent(inspect.getsource(getattr(P, h))).rstrip())
+        parts.append(textwrap.dedent(inspect.getsource(_helper(h))).rstrip())
         parts.append("")
     consts = [(v.name, c) for v, c in prog.consts.items()] + em.extra_consts
     if consts:
