@@ -6,8 +6,10 @@
 - the cheap-gradient ratio: jitted value_and_grad / jitted loss on that MLP;
 - trace + compile time per signature, and the cost of a cache hit.
 
-Times are medians over repeated blocks, with the interquartile range; ratios are against wengert.jit
-(above 1: wengert.jit is faster). Run: python benchmarks/jit.py [--quick]
+The systems of a table are timed in interleaved rounds (one block of each per round), so they meet the
+same machine load; times are medians over the rounds with the interquartile range, and ratios are
+medians of the per-round ratios (against wengert.jit in the derivative table: above 1, wengert.jit is
+faster; against the numpy step in the MLP table). Run: python benchmarks/jit.py [--quick]
 """
 
 from __future__ import annotations
@@ -40,10 +42,8 @@ import wengert as W
 QUICK = "--quick" in sys.argv
 
 
-def measure(fn: Callable[[], object], min_time: float = 0.15, repeats: int = 9) -> list[float]:
-    """Seconds per call of fn in `repeats` blocks, each running at least `min_time` / 4... min_time."""
-    if QUICK:
-        min_time, repeats = min_time / 3, 5
+def _calibrate(fn: Callable[[], object], block: float) -> int:
+    """Calls of fn that take about `block` seconds."""
     fn()
     n = 1
     while True:
@@ -51,17 +51,35 @@ def measure(fn: Callable[[], object], min_time: float = 0.15, repeats: int = 9) 
         for _ in range(n):
             fn()
         dt = time.perf_counter() - t0
-        if dt >= min_time / 4:
-            break
+        if dt >= block / 2:
+            return max(1, int(n * block / max(dt, 1e-9)))
         n *= 2
-    n = max(1, int(n * min_time / 4 / max(dt, 1e-9)))
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        out.append((time.perf_counter() - t0) / n)
+
+
+def compare(fns: dict[str, Callable[[], object]], block: float = 0.02, rounds: int = 21) -> dict:
+    """Seconds per call of each function, timed in interleaved rounds (one block of each function per
+    round), so that every system meets the same machine load; {name: [seconds per call, per round]}."""
+    if QUICK:
+        rounds = 7
+    ns = {k: _calibrate(fn, block) for k, fn in fns.items()}
+    out: dict = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            n = ns[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out[k].append((time.perf_counter() - t0) / n)
     return out
+
+
+def measure(fn: Callable[[], object]) -> list[float]:
+    return compare({"f": fn})["f"]
+
+
+def paired_ratio(a: list[float], b: list[float]) -> float:
+    """Median over rounds of a / b (rounds timed back to back, so the ratio sees one machine load)."""
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def stats(samples: list[float]) -> tuple[float, float, float]:
@@ -359,13 +377,15 @@ def ad_table() -> None:
     systems["torch.func"] = optional("torch", torch_ad)
     systems["numpy by hand"] = numpy_ad()
     systems = {k: v for k, v in systems.items() if v}
-    res = {s: {c: measure(fn) for c, fn in cases.items()} for s, cases in systems.items()}
+    cases = list(systems["wengert.jit"])
+    per_case = {c: compare({s: systems[s][c] for s in systems}) for c in cases}
+    res = {s: {c: per_case[c][s] for c in cases} for s in systems}
     ref = res["wengert.jit"]
     rows = []
     for c in ref:
         row = [c]
         for s in systems:
-            r = statistics.median(res[s][c]) / statistics.median(ref[c])
+            r = paired_ratio(res[s][c], ref[c])
             row.append(fmt(res[s][c]) + ("" if s == "wengert.jit" else f" ({r:.2f}x)"))
         rows.append(row)
     print("\nDerivatives, float64, ms per call: median [interquartile range] (that time / wengert.jit)")
@@ -377,7 +397,7 @@ def ad_table() -> None:
             ("jacfwd n=10, m=1000", 2.0),
             ("jacrev n=1000, m=10", 2.0),
         ):
-            r = statistics.median(ref[c]) / statistics.median(res["JAX jit"][c])
+            r = paired_ratio(ref[c], res["JAX jit"][c])
             print(f"  {c}: wengert.jit / JAX jit = {r:.2f} (target <= {target})")
 
 
@@ -394,10 +414,10 @@ def mlp_table() -> None:
                 systems[name] = make(batch)
             except ImportError:
                 print(f"({name} not installed: skipped)")
-        res = {s: measure(fn) for s, fn in systems.items()}
-        ref = statistics.median(res["numpy by hand"])
+        res = compare(systems)
+        ref = res["numpy by hand"]
         for s, samples in res.items():
-            rows.append([f"batch {batch}", s, fmt(samples), f"{statistics.median(samples) / ref:.2f}"])
+            rows.append([f"batch {batch}", s, fmt(samples), f"{paired_ratio(samples, ref):.2f}"])
     print("\n784-128-10 ReLU MLP SGD step, float32, ms per step: median [IQR]; ratio to the numpy step")
     print(table(rows, ["batch", "system", "ms", "/ numpy"]))
 
@@ -406,8 +426,9 @@ def cheap_gradient_and_overheads() -> None:
     params, x, y = mlp_data(128)
     loss = W.jit(mlp_loss)
     vg = W.jit(W.value_and_grad(mlp_loss))
-    tl, tvg = measure(lambda: loss(params, x, y)), measure(lambda: vg(params, x, y))
-    r = statistics.median(tvg) / statistics.median(tl)
+    res = compare({"loss": lambda: loss(params, x, y), "vg": lambda: vg(params, x, y)})
+    tl, tvg = res["loss"], res["vg"]
+    r = paired_ratio(tvg, tl)
     print("\nCheap gradient (MLP, batch 128, float32, jitted):")
     print(f"  loss {fmt(tl)} ms, value_and_grad {fmt(tvg)} ms: ratio {r:.2f} (target <= 2.0)")
 

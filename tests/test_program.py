@@ -111,3 +111,27 @@ def test_trace_table_on_arrays_agrees_with_grad():
     t = W.trace_table(f, x, tangents=(np.ones(3),), cotangent=1.0)
     np.testing.assert_allclose(t.rows[0].adjoint, W.grad(f)(x))
     np.testing.assert_allclose(t.rows[-1].tangent, W.jvp(f, (x,), (np.ones(3),))[1])
+
+
+# --- docs/programs.md shows what wengert prints --------------------------------------------------------
+
+
+def test_docs_show_the_printed_program_sources_and_tables():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "programs.md").read_text(encoding="utf-8")
+
+    def f(x1, x2):
+        return x1 * x2 + W.sin(x1)
+
+    g = W.grad(f, argnums=(0, 1))
+    shown = [
+        str(W.program(f)(2.0, 3.0)),
+        W.source(f)(2.0, 3.0).strip(),
+        W.source(g)(2.0, 3.0).strip(),
+        str(W.program(g, simplify=False)(2.0, 3.0)),
+        str(W.trace_table(f, 2.0, 3.0, tangents=(1.0, 0.0))),
+        str(W.trace_table(f, 2.0, 3.0, cotangent=1.0)),
+    ]
+    for text in shown:
+        assert text in doc, text

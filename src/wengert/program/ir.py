@@ -72,7 +72,7 @@ class Var:
         raise concretization_error(self, what)
 
     def __array__(self, dtype=None, copy=None):
-        self._concrete("its values (np.asarray)")
+        self._concrete("a Python if/while, float(), int(), bool() or np.asarray")
 
     def __bool__(self):
         self._concrete("its truth value (if, while, and/or, bool())")

@@ -58,9 +58,9 @@ class TraceTable:
     def __str__(self) -> str:
         header = ["", "expression", "value"]
         if self.forward:
-            header.append("tangent v̇")
+            header.append("tangent")
         if self.reverse:
-            header.append("adjoint v̄")
+            header.append("adjoint")
         body = []
         for r in self.rows:
             line = [r.name, r.expression, _fmt(r.value)]

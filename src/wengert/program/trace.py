@@ -43,7 +43,8 @@ def concretization_error(v: Var, what: str) -> Exception:
     if t is not None and not t.alive:
         return _leaked(v, where)
     return ConcretizationError(
-        f"{what} of a traced value (shape {v.shape}, dtype {v.dtype}) was needed at {where}. "
+        f"the data of a traced value (shape {v.shape}, dtype {v.dtype}) was needed, for {what}, at "
+        f"{where}. "
         "jit and program trace a function on shapes and dtypes only, so a Python branch (if, "
         "while), float(), int() or bool() on a traced value cannot be recorded. Make that argument "
         "static with jit(f, static_argnums=...), or compute both branches and choose with "
