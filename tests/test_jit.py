@@ -284,7 +284,7 @@ def test_closing_over_a_differentiated_value_is_refused():
 def _run_source(src: str, name: str, *args):
     assert [ln for ln in src.splitlines() if "import" in ln and ln.startswith(("import", "from"))] in (
         ["import numpy as np"],
-        ["import numpy as np", "import math"],
+        ["import math", "import numpy as np"],
     )
     ns: dict = {}
     exec(src, ns)  # a fresh namespace: the source brings its own numpy import

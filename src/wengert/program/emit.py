@@ -405,9 +405,7 @@ def _body(prog: Program, em: _Emitter, inplace: bool) -> list[tuple[str, str]]:
 
 
 def _comment_lines(lines: list[tuple[str, str]], indent: str) -> list[str]:
-    width = max((len(s) for s, _ in lines), default=0)
-    width = min(width, 72)
-    return [f"{indent}{s.ljust(width)}  # {c}" if c else f"{indent}{s}" for s, c in lines]
+    return [f"{indent}{s}  # {c}" if c else f"{indent}{s}" for s, c in lines]
 
 
 def _tree_expr(treedef, leaves) -> str:
@@ -464,23 +462,19 @@ def emit_source(prog: Program, name: str | None = None) -> str:
     body = _body(prog, em, inplace=False)
     args, unpack = _unpack(prog)
     out = _tree_expr(prog.out_tree, [em.name(o) for o in prog.outvars])
-    head = ["import numpy as np"]
-    if "_erf" in em.helpers:
-        head.append("import math")
-    parts = ["\n".join(head), ""]
+    head = ["import math", "", "import numpy as np"] if "_erf" in em.helpers else ["import numpy as np"]
+    parts = ["\n".join(head)]  # laid out as `ruff format` lays out a module
     for h in em.helpers:
         parts.append(textwrap.dedent(inspect.getsource(_helper(h))).rstrip())
-        parts.append("")
     consts = [(v.name, c) for v, c in prog.consts.items()] + em.extra_consts
     if consts:
         parts.append("\n".join(f"{n} = {array_text(c)}" for n, c in consts))
-        parts.append("")
     lines = [f"def {name}({', '.join(args)}):"]
     lines += ["    " + s for s in unpack]
     lines += _comment_lines(body, "    ")
     lines.append(f"    return {out}")
     parts.append("\n".join(lines))
-    return "\n".join(parts) + "\n"
+    return "\n\n\n".join(parts) + "\n"
 
 
 _COUNTER = [0]
