@@ -159,6 +159,21 @@ def _as_scalar(a, other, out: Var, consts):
     return Literal(flat[0].item() if c.dtype in (np.float64, np.int64) else flat[0])
 
 
+def _merge_scatters(e, ins, defs, uses):
+    """The payloads (a, b) when `e` adds two scatters into zeros at the same index, each used once."""
+    if not all(type(a) is Var and a in defs and uses.get(a) == 1 for a in ins):
+        return None
+    d1, d2 = defs[ins[0]], defs[ins[1]]
+    if d1.prim.name != "scatter_add" or d2.prim.name != "scatter_add":
+        return None
+    a, b = d1.inputs[0], d2.inputs[0]
+    if _freeze(d1.params) != _freeze(d2.params) or a.shape != b.shape or a.dtype != b.dtype:
+        return None
+    if not (ins[0].dtype == ins[1].dtype == e.out.dtype and ins[0].shape == e.out.shape):
+        return None
+    return a, b
+
+
 def _perm(axes, nd):
     return tuple(range(nd))[::-1] if axes is None else tuple(int(a) % nd for a in axes)
 
@@ -183,6 +198,14 @@ def identities(prog: Program) -> Program:
             ins = [_as_scalar(a, b, out, consts) for a, b in ((ins[0], ins[1]), (ins[1], ins[0]))]
         keep: object = None  # an operand that equals the result
         prim, params = e.prim, e.params
+        merged = _merge_scatters(e, ins, defs, uses) if name == "add" else None
+        if merged is not None:  # scatter(a, i) + scatter(b, i) = scatter(a + b, i)
+            total = Var(merged[0].shape, merged[0].dtype)
+            se = Equation(P.add, list(merged), total, {})
+            ne = Equation(P.scatter_add, [total], out, dict(defs[ins[0]].params))
+            defs[total], defs[out] = se, ne
+            eqs.extend((se, ne))
+            continue
         if name in ("add", "sub") and _all_equal(ins[1], consts, 0) and _same_type(ins[0], out):
             keep = ins[0]
         elif name == "add" and _all_equal(ins[0], consts, 0) and _same_type(ins[1], out):
