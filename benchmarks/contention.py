@@ -26,8 +26,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _util import machine_header, table
 
 from wengert import nn, optim, threads
-from wengert.cli import DEFAULTS, LEARNING_RATES, load_dataset, standardize
+from wengert.cli import DEFAULTS, LEARNING_RATES, load_dataset
 from wengert.data import DataLoader
+from wengert.data.datasets import standardize
 from wengert.train import train_epoch
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .core import primitives as P
-from .core.trace import BOX_TYPES, raw
+from .core.trace import BOX_TYPES, is_abstract, raw
 
 # Primitives, under their public names.
 add, sub, mul, div, neg = P.add, P.sub, P.mul, P.div, P.neg
@@ -73,7 +73,8 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
     With `shape` (the shape of the scores, classes last), the labels must have its leading shape.
     The one check of labels for one_hot, cross_entropy and nll_loss.
     """
-    y = np.asarray(raw(labels))
+    traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
+    y = labels if traced else np.asarray(raw(labels))
     if y.dtype.kind not in "iu":
         if y.size:
             raise TypeError(f"{who}: labels must be integers, got dtype {y.dtype}")
@@ -84,7 +85,7 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
             f"{who}: {name} of shape {tuple(shape)} {verb} labels of shape {tuple(shape[:-1])}, "
             f"got {y.shape}"
         )
-    if y.size:
+    if y.size and not traced:
         lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
@@ -105,6 +106,9 @@ def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     ):
         raise ValueError(f"one_hot: num_classes must be a positive integer, got {num_classes!r}")
     y = check_labels(labels, num_classes, "one_hot")
+    if is_abstract(y):  # traced to a program: compare with the class indices when it runs
+        hit = P.equal(P.reshape(y, tuple(y.shape) + (1,)), np.arange(num_classes))
+        return P.cast(hit, dtype=np.dtype(dtype))
     out = np.zeros(y.shape + (num_classes,), dtype=dtype)
     np.put_along_axis(out, y[..., None], 1, axis=-1)
     return out
@@ -164,9 +168,12 @@ def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
 
 
 def _sqrt0(s):
-    """sqrt(s) for s >= 0 whose gradient at s == 0 is taken to be 0 (not inf * 0 = nan)."""
-    pos = s > 0
-    return where(pos, P.sqrt(where(pos, s, 1.0)), 0.0)
+    """sqrt(s) for s >= 0 whose gradient at s == 0 is taken to be 0 (not inf * 0 = nan).
+
+    Only an exact zero is special-cased: a nan (the variance of data holding a nan, or over an empty
+    axis) stays nan, so std is always sqrt(var)."""
+    zero = s == 0
+    return where(zero, 0.0, P.sqrt(where(zero, 1.0, s)))
 
 
 def reshape(x, shape):

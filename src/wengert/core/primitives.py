@@ -15,6 +15,7 @@ import operator
 
 import numpy as np
 
+from .anomaly import warn_at_user_line
 from .primitive import (
     DomainError,
     Elementwise,
@@ -26,7 +27,7 @@ from .primitive import (
     unbroadcast,
     use_structural,
 )
-from .trace import BOX_TYPES, raw
+from .trace import BOX_TYPES, is_abstract, raw
 
 _BOXES = BOX_TYPES  # for the rules' array-only branches (BOX_TYPES itself is not exported)
 
@@ -99,6 +100,8 @@ def _mask(cond, *likes):
     dt = np.result_type(*[raw(v) for v in likes]) if likes else np.float64
     if not np.issubdtype(dt, np.floating):
         dt = np.float64
+    if is_abstract(cond):  # traced to a program: the mask is computed when the program runs
+        return cast(cond, dtype=np.dtype(dt))
     return np.asarray(raw(cond), dtype=dt)
 
 
@@ -149,7 +152,7 @@ power = Elementwise(
 exp = Elementwise("exp", np.exp, _sexp, partials=(lambda ans, x: ans,), save_ans=True)
 log = Elementwise(
     "log",
-    np.log,
+    warn_at_user_line("log", np.log),
     math.log,
     partials=(lambda ans, x: 1 / x,),
     guard=True,
@@ -157,7 +160,7 @@ log = Elementwise(
 )
 sqrt = Elementwise(
     "sqrt",
-    np.sqrt,
+    warn_at_user_line("sqrt", np.sqrt),
     math.sqrt,
     partials=(lambda ans, x: 0.5 / ans,),
     guard=True,
@@ -172,7 +175,7 @@ sinh = Elementwise("sinh", np.sinh, math.sinh, partials=(lambda ans, x: cosh(x),
 cosh = Elementwise("cosh", np.cosh, math.cosh, partials=(lambda ans, x: sinh(x),))
 arcsin = Elementwise(
     "arcsin",
-    np.arcsin,
+    warn_at_user_line("arcsin", np.arcsin),
     math.asin,
     partials=(lambda ans, x: 1 / sqrt(1 - x * x),),
     guard=True,
@@ -180,7 +183,7 @@ arcsin = Elementwise(
 )
 arccos = Elementwise(
     "arccos",
-    np.arccos,
+    warn_at_user_line("arccos", np.arccos),
     math.acos,
     partials=(lambda ans, x: -1 / sqrt(1 - x * x),),
     guard=True,
@@ -189,7 +192,7 @@ arccos = Elementwise(
 arctan = Elementwise("arctan", np.arctan, math.atan, partials=(lambda ans, x: 1 / (1 + x * x),))
 log1p = Elementwise(
     "log1p",
-    np.log1p,
+    warn_at_user_line("log1p", np.log1p),
     math.log1p,
     partials=(lambda ans, x: 1 / (1 + x),),
     guard=True,
@@ -254,17 +257,17 @@ where = Elementwise(
     partials=(
         None,
         lambda ans, c, x, y: _mask(c, x, y),
-        lambda ans, c, x, y: _mask(~np.asarray(raw(c), dtype=bool), x, y),
+        lambda ans, c, x, y: _mask(logical_not(c), x, y),
     ),
 )
 
 
 def _clip_partial(ans, x, lo, hi):
-    inside = np.ones(np.shape(raw(x)), dtype=bool)
+    inside = np.ones(shape(x), dtype=bool)
     if lo is not None:
-        inside &= raw(x) >= raw(lo)
+        inside = logical_and(inside, greater_equal(x, lo))
     if hi is not None:
-        inside &= raw(x) <= raw(hi)
+        inside = logical_and(inside, less_equal(x, hi))
     return _mask(inside, x)
 
 
@@ -740,7 +743,7 @@ def _ce_vjp(g, ans, logits, labels, reduction="mean"):
     if reduction == "mean":
         g = g * (1.0 / (raw(logits).size // k))  # scale the (small) cotangent, not the gradient
     p = softmax(logits, axis=-1)
-    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES:
+    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and not is_abstract(labels):
         # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
         # in place, the same operations as below without the temporaries (the fused backward).
         _as_rows(p, k)[_rows(labels, k)] -= 1
@@ -750,7 +753,10 @@ def _ce_vjp(g, ans, logits, labels, reduction="mean"):
 
 
 def _one_hot_like(labels, k: int, like):
-    out = np.zeros(labels.shape + (k,), dtype=np.result_type(raw(like)))
+    dtype = np.result_type(raw(like))
+    if is_abstract(labels):  # traced to a program: compare with the class indices when it runs
+        return cast(equal(reshape(labels, shape(labels) + (1,)), np.arange(k)), dtype=dtype)
+    out = np.zeros(labels.shape + (k,), dtype=dtype)
     out.reshape(-1, k)[_rows(labels, k)] = 1
     return out
 
