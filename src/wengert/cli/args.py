@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .. import __version__, nn
+from .. import __version__, nn, threads
 from ..data.datasets import DATASETS
 from .models import MODELS
 
@@ -196,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the outputs of an earlier run in --out (its model, history and plot)",
     )
     t.add_argument("--no-plot", action="store_true", help="do not draw the training-curve PNG")
+    t.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"threads of numpy's BLAS (default: {threads.DEFAULT_TRAIN_THREADS}, which does not slow "
+        "down when other processes keep the cores busy; needs threadpoolctl, without it numpy's own "
+        "default stays); results can differ in the last digits with the thread count",
+    )
     _add_common(t)
     t.add_argument(
         "--distributed",

@@ -16,8 +16,20 @@ import operator
 import numpy as np
 
 from .anomaly import warn_at_user_line
-from .primitive import DomainError, Elementwise, NonDiff, Structural, ndim, shape, unbroadcast
+from .primitive import (
+    DomainError,
+    Elementwise,
+    NonDiff,
+    Structural,
+    fit,
+    ndim,
+    shape,
+    unbroadcast,
+    use_structural,
+)
 from .trace import BOX_TYPES, is_abstract, raw
+
+_BOXES = BOX_TYPES  # for the rules' array-only branches (BOX_TYPES itself is not exported)
 
 # ---------------------------------------------------------------------------------------------------
 # Scalar implementations (Python floats: the paper's Node and Dual) and domain checks.
@@ -329,13 +341,15 @@ def _pad(t, b: int, xshape: tuple, nd: int):
 def _sum_vjp(g, ans, x, axis=None, keepdims=False):
     b = _lead(g, ans)
     if not keepdims:
-        g = reshape(g, shape(g)[:b] + _kept(x.shape, axis))
+        g = fit(g, shape(g)[:b] + _kept(x.shape, axis))
     return broadcast_to(g, shape(g)[:b] + x.shape)
 
 
+# The impls call numpy's ufunc reductions and array methods directly: np.sum, np.reshape and
+# np.transpose add layers of Python dispatch that cost more than the operation on small arrays.
 sum_ = Structural(
     "sum",
-    lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+    lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),
     vjps=(_sum_vjp,),
     jvp=lambda ts, ans, x, axis=None, keepdims=False: sum_(
         ts[0], axis=_axes(axis, x.ndim), keepdims=keepdims
@@ -349,12 +363,12 @@ def _extremum(name: str, fn):
         kept = _kept(x.shape, axis)
         ans_k = reshape(ans, kept)
         mask = _mask(x == ans_k, x)
-        return kept, mask / np.sum(mask, axis=axis, keepdims=True)
+        return kept, mask / np.add.reduce(mask, axis=axis, keepdims=True)
 
     def vjp(g, ans, x, axis=None, keepdims=False):
         b = _lead(g, ans)
         kept, share = rule_parts(ans, x, axis)
-        return reshape(g, shape(g)[:b] + kept) * share
+        return fit(g, shape(g)[:b] + kept) * share
 
     def jvp(ts, ans, x, axis=None, keepdims=False):
         _, share = rule_parts(ans, x, axis)
@@ -369,14 +383,14 @@ def _extremum(name: str, fn):
     )
 
 
-max_ = _extremum("max", np.max)
-min_ = _extremum("min", np.min)
+max_ = _extremum("max", np.maximum.reduce)
+min_ = _extremum("min", np.minimum.reduce)
 
 reshape_p = Structural(
     "reshape",
-    lambda x, new_shape: np.reshape(x, new_shape),
-    vjps=(lambda g, ans, x, new_shape: reshape(g, shape(g)[: _lead(g, ans)] + x.shape),),
-    jvp=lambda ts, ans, x, new_shape: reshape(ts[0], shape(ts[0])[: _lead(ts[0], x)] + ans.shape),
+    lambda x, new_shape: np.asarray(x).reshape(new_shape),
+    vjps=(lambda g, ans, x, new_shape: fit(g, shape(g)[: _lead(g, ans)] + x.shape),),
+    jvp=lambda ts, ans, x, new_shape: fit(ts[0], shape(ts[0])[: _lead(ts[0], x)] + ans.shape),
     save_args=False,
 )
 
@@ -396,7 +410,7 @@ def _batched_perm(perm, b):
 
 transpose_p = Structural(
     "transpose",
-    lambda x, axes=None: np.transpose(x, axes),
+    lambda x, axes=None: np.asarray(x).transpose(axes),
     vjps=(
         lambda g, ans, x, axes=None: transpose(
             g, _batched_perm(tuple(np.argsort(_perm(axes, x.ndim))), _lead(g, ans))
@@ -523,8 +537,7 @@ def _out_full(xm, ym):
 
 def _mT(a):
     nd = ndim(a)
-    perm = tuple(range(nd - 2)) + (nd - 1, nd - 2)
-    return transpose(a, perm)
+    return transpose(a, (1, 0) if nd == 2 else tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
 def _matmul_vjp_x(g, ans, x, y):
@@ -533,9 +546,9 @@ def _matmul_vjp_x(g, ans, x, y):
         return matmul(g, _mT(y))
     xm, ym = _as_matrices(x.shape, y.shape)
     out = _out_full(xm, ym)
-    gm = reshape(g, shape(g)[:b] + out)
-    gx = matmul(gm, _mT(reshape(y, ym)))
-    return reshape(unbroadcast(gx, xm, b), shape(g)[:b] + x.shape)
+    gm = fit(g, shape(g)[:b] + out)
+    gx = matmul(gm, _mT(fit(y, ym)))
+    return fit(unbroadcast(gx, xm, b), shape(g)[:b] + x.shape)
 
 
 def _matmul_vjp_y(g, ans, x, y):
@@ -544,9 +557,9 @@ def _matmul_vjp_y(g, ans, x, y):
         return matmul(g, x)
     xm, ym = _as_matrices(x.shape, y.shape)
     out = _out_full(xm, ym)
-    gm = reshape(g, shape(g)[:b] + out)
-    gy = matmul(_mT(reshape(x, xm)), gm)
-    return reshape(unbroadcast(gy, ym, b), shape(g)[:b] + y.shape)
+    gm = fit(g, shape(g)[:b] + out)
+    gy = matmul(_mT(fit(x, xm)), gm)
+    return fit(unbroadcast(gy, ym, b), shape(g)[:b] + y.shape)
 
 
 def _matmul_jvp(ts, ans, x, y):
@@ -563,13 +576,13 @@ def _matmul_jvp(ts, ans, x, y):
         if b and ndim(other) == 2 and (first or ndim(this) == 1):
             # a batch of tangents against a matrix: fold the batch into rows, one matrix product
             c = matmul(reshape(t, (-1, shape(this)[-1])), other) if first else matmul(t, _mT(other))
-            c = reshape(c, shape(t)[:b] + shape(ans))
+            c = fit(c, shape(t)[:b] + shape(ans))
             out = c if out is None else out + c
             continue
-        tm = _pad(reshape(t, shape(t)[:b] + this_m), b, this_m, nd)
-        o = reshape(other, other_m)
+        tm = _pad(fit(t, shape(t)[:b] + this_m), b, this_m, nd)
+        o = fit(other, other_m)
         c = matmul(tm, o) if first else matmul(o, tm)
-        c = reshape(c, shape(c)[:b] + shape(ans))
+        c = fit(c, shape(c)[:b] + shape(ans))
         out = c if out is None else out + c
     return out
 
@@ -586,8 +599,11 @@ def _linear(x, w, b=None):
 
 def _linear_vjp_w(g, ans, x, w, b=None):
     bd = _lead(g, ans)
-    g2 = reshape(g, shape(g)[:bd] + (-1, shape(w)[0]))
-    return matmul(_mT(g2), reshape(x, (-1, shape(w)[1])))
+    if ndim(g) - bd != 2:  # fold the sample axes of g and x into one
+        g = reshape(g, shape(g)[:bd] + (-1, shape(w)[0]))
+    if ndim(x) != 2:
+        x = reshape(x, (-1, shape(w)[1]))
+    return matmul(_mT(g), x)
 
 
 def _linear_vjp_b(g, ans, x, w, b=None):
@@ -623,9 +639,10 @@ linear = Structural(
 
 
 def _softmax(x, axis=-1):
-    z = x - np.max(x, axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    np.exp(e, out=e)  # e is fresh: work in place
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
+    return e
 
 
 def _softmax_rule(v, ans, axis):
@@ -644,8 +661,9 @@ softmax = Structural(
 
 
 def _log_softmax(x, axis=-1):
-    z = x - np.max(x, axis=axis, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    z = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    z -= np.log(np.add.reduce(np.exp(z), axis=axis, keepdims=True))
+    return z
 
 
 log_softmax = Structural(
@@ -663,15 +681,15 @@ log_softmax = Structural(
 
 
 def _logsumexp(x, axis=None, keepdims=False):
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     with np.errstate(divide="ignore"):  # all inputs -inf: the result is -inf
-        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+        out = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _lse_weights(ans, x, axis):
-    ans_k = reshape(ans, _kept(shape(x), axis))
+    ans_k = fit(ans, _kept(shape(x), axis))
     finite = isfinite(ans_k)
     return exp(x - where(finite, ans_k, 0.0)), ans_k  # softmax weights; 0 where all inputs are -inf
 
@@ -681,7 +699,7 @@ logsumexp = Structural(
     _logsumexp,
     vjps=(
         lambda g, ans, x, axis=None, keepdims=False: (
-            reshape(g, shape(g)[: _lead(g, ans)] + _kept(x.shape, axis)) * _lse_weights(ans, x, axis)[0]
+            fit(g, shape(g)[: _lead(g, ans)] + _kept(x.shape, axis)) * _lse_weights(ans, x, axis)[0]
         ),
     ),
     jvp=lambda ts, ans, x, axis=None, keepdims=False: sum_(
@@ -691,50 +709,65 @@ logsumexp = Structural(
 )
 
 
-def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
-    """Rows of the identity: one_hot([2, 0], 3) -> [[0, 0, 1], [1, 0, 0]]."""
-    if is_abstract(labels):  # traced to a program: compare with the class indices when it runs
-        lshape = shape(labels)
-        hit = equal(reshape(labels, lshape + (1,)), np.arange(num_classes))
-        return cast(hit, dtype=np.dtype(dtype))
-    labels = np.asarray(raw(labels))
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"one_hot: labels must be in [0, {num_classes}), got values from {labels.min()} to "
-            f"{labels.max()}"
-        )
-    out = np.zeros(labels.shape + (num_classes,), dtype=dtype)
-    np.put_along_axis(out, labels[..., None], 1, axis=-1)
-    return out
+def _rows(labels, classes: int):
+    """Index of each sample's labelled entry in an array of shape labels.shape + (classes,), seen as
+    rows of `classes` (the fused kernels below read and write only those entries)."""
+    flat = labels if labels.ndim == 1 else labels.reshape(-1)
+    return np.arange(flat.size), flat
+
+
+def _as_rows(a, k: int):
+    return a if a.ndim == 2 else a.reshape(-1, k)
 
 
 def _cross_entropy(logits, labels, reduction="mean"):
-    z = logits - np.max(logits, axis=-1, keepdims=True)
-    lse = np.log(np.sum(np.exp(z), axis=-1))
-    nll = lse - np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
+    k = logits.shape[-1]
+    z = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
+    picked = _as_rows(z, k)[_rows(labels, k)]
+    if labels.ndim != 1:
+        picked = picked.reshape(labels.shape)
+    np.exp(z, out=z)  # z is fresh: exponentiate in place
+    nll = np.log(np.add.reduce(z, axis=-1))
+    nll -= picked
     if reduction == "none":
         return nll
-    return np.sum(nll) / nll.size if reduction == "mean" else np.sum(nll)
-
-
-def _ce_dlogits(logits, labels, reduction):
-    """d loss / d logits per sample: softmax(logits) - one_hot(labels), scaled for the mean."""
-    d = softmax(logits, axis=-1) - one_hot(labels, shape(logits)[-1], dtype=np.result_type(raw(logits)))
-    if reduction == "mean":
-        d = d * (1.0 / (raw(logits).size // shape(logits)[-1]))
-    return d
+    total = np.add.reduce(nll, axis=None)
+    return total / nll.size if reduction == "mean" else total
 
 
 def _ce_vjp(g, ans, logits, labels, reduction="mean"):
+    """g (softmax(logits) - one_hot(labels)), divided by the number of samples for the mean."""
     b = _lead(g, ans)
+    k = shape(logits)[-1]
     kept = shape(ans) + (1,) if reduction == "none" else (1,) * ndim(logits)
-    return reshape(g, shape(g)[:b] + kept) * _ce_dlogits(logits, labels, reduction)
+    if reduction == "mean":
+        g = g * (1.0 / (raw(logits).size // k))  # scale the (small) cotangent, not the gradient
+    p = softmax(logits, axis=-1)
+    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and not is_abstract(labels):
+        # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
+        # in place, the same operations as below without the temporaries (the fused backward).
+        _as_rows(p, k)[_rows(labels, k)] -= 1
+        p *= g if reduction != "none" else np.reshape(g, kept)
+        return p
+    return (p - _one_hot_like(labels, k, p)) * fit(g, shape(g)[:b] + kept)
+
+
+def _one_hot_like(labels, k: int, like):
+    dtype = np.result_type(raw(like))
+    if is_abstract(labels):  # traced to a program: compare with the class indices when it runs
+        return cast(equal(reshape(labels, shape(labels) + (1,)), np.arange(k)), dtype=dtype)
+    out = np.zeros(labels.shape + (k,), dtype=dtype)
+    out.reshape(-1, k)[_rows(labels, k)] = 1
+    return out
 
 
 def _ce_jvp(ts, ans, logits, labels, reduction="mean"):
-    nll = sum_(_ce_dlogits(logits, labels, reduction) * ts[0], axis=-1)
+    k = shape(logits)[-1]
+    p = softmax(logits, axis=-1)
+    d = p - _one_hot_like(labels, k, p)
+    if reduction == "mean":
+        d = d * (1.0 / (raw(logits).size // k))
+    nll = sum_(d * ts[0], axis=-1)
     if reduction == "none":
         return nll
     return sum_(nll, axis=tuple(range(-ndim(logits) + 1, 0)))
@@ -759,6 +792,8 @@ cast = Structural(
     jvp=lambda ts, ans, x, dtype: cast(ts[0], dtype=dtype),
     save_args=False,
 )
+
+use_structural(sum_=sum_, reshape=reshape, broadcast_to=broadcast_to, where=where)
 
 __all__ = [name for name, v in globals().items() if isinstance(v, (Elementwise, Structural, NonDiff))]
 del BOX_TYPES
