@@ -362,3 +362,39 @@ def test_paper_neuron_and_layer_match_wengerts():
     )
     with pytest.raises(ValueError, match="init"):
         WNeuron(2, init="gauss")
+
+
+# --- the figures -------------------------------------------------------------------------------------
+
+
+def load_example(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_figures_script_writes_the_papers_three_figures(tmp_path):
+    figures = load_example("paper_figures")
+    written = figures.main(["--out", str(tmp_path)])
+    names = {p.name for p in written}
+    assert {"paper_figure1.dot", "paper_figure2.dot"} <= names
+    assert names & {"paper_figure3.png", "paper_figure3.pgm"}
+    assert all(p.exists() and p.stat().st_size > 0 for p in written)
+    fig1 = (tmp_path / "paper_figure1.dot").read_text()
+    for text in ("value 47", "grad 14", f"grad {49 * LN7:.4g}", "grad -1", "<B>a</B>"):
+        assert text in fig1
+    # Figure 2: loss = (sigmoid(w . x + b) - t)**2; its grads are this step's own
+    _, loss, neuron = figures.figure2()
+    s = loss.parents[0].parents[0].value
+    x = (0.5, -1.0)
+    dz = 2 * (s - 1.0) * s * (1 - s)
+    assert neuron.bias.grad == pytest.approx(dz, rel=1e-12)
+    for w, xi in zip(neuron.weights, x):
+        assert w.grad == pytest.approx(dz * xi, rel=1e-12)
+    fig2 = (tmp_path / "paper_figure2.dot").read_text()
+    assert "MSE loss" in fig2 and f"grad {neuron.bias.grad:.4g}" in fig2 and 'label="sigmoid"' in fig2
