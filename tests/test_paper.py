@@ -9,10 +9,12 @@ give the same numbers: a = (x + y)**z - w = 47 at w, x, y, z = 2, 3, 4, 2, da/dx
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
 
+import numpy as np
 import pytest
 
 from wengert.nn.scalar import Layer as WLayer
@@ -398,3 +400,32 @@ def test_figures_script_writes_the_papers_three_figures(tmp_path):
         assert w.grad == pytest.approx(dz * xi, rel=1e-12)
     fig2 = (tmp_path / "paper_figure2.dot").read_text()
     assert "MSE loss" in fig2 and f"grad {neuron.bias.grad:.4g}" in fig2 and 'label="sigmoid"' in fig2
+
+
+# --- numerical vs symbolic vs automatic --------------------------------------------------------------
+
+
+def test_finite_differences_make_a_v_and_ad_sits_at_machine_precision():
+    methods = load_example("differentiation_methods")
+    hs = 10.0 ** -np.arange(1, 16)
+    fwd, ctr, ad = methods.finite_differences(hs)
+    eps = np.finfo(float).eps
+    assert ad <= 4 * eps
+    for err, lo, hi in ((fwd, 1e-10, 1e-6), (ctr, 1e-7, 1e-3)):
+        i = int(np.argmin(err))
+        assert lo <= hs[i] <= hi  # the bottom of the V: truncation meets rounding
+        assert err[0] > 1e3 * err[i] and err[-1] > 1e3 * err[i]  # both arms rise
+        assert err[i] > 100 * ad  # no step size reaches AD's accuracy
+    # truncation: the forward difference's error falls as h, the central difference's as h**2
+    assert fwd[1] / fwd[2] == pytest.approx(10, rel=0.05)
+    assert ctr[1] / ctr[2] == pytest.approx(100, rel=0.05)
+
+
+def test_symbolic_derivatives_swell_while_the_ad_tape_grows_linearly():
+    pytest.importorskip("sympy")
+    methods = load_example("differentiation_methods")
+    rows = methods.symbolic_swell(6)  # also checks SymPy's and AD's derivatives agree
+    ops = [r["diff_ops"] for r in rows]
+    assert all(b >= 2.5 * a for a, b in itertools.pairwise(ops[2:]))  # exponential growth
+    tape = [r["ad_tape"] for r in rows]
+    assert all(b - a == 5 for a, b in itertools.pairwise(tape))  # five tape nodes per iterate

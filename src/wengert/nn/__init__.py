@@ -27,4 +27,5 @@ from .losses import (
     nll_loss,
 )
 from .module import IncompatibleKeys, Module, Parameter, is_parameter
+from .paper import PaperClassifier, paper_loss, softmax_cross_entropy
 from .scalar import Layer, Neuron
