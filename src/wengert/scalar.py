@@ -606,25 +606,99 @@ class UnaryOp(Operation):
         return op
 
 
-def _builtin(name: str, base: type, prim, doc: str) -> type:
-    return type(name, (base,), {"primitive": prim, "__doc__": doc, "__module__": __name__})
+# The built-in operations: each names its primitive; forward and backward read it from the table.
 
 
-Add = _builtin("Add", BinaryOp, P.add, "c = a + b.")
-Sub = _builtin("Sub", BinaryOp, P.sub, "c = a - b.")
-Mul = _builtin("Mul", BinaryOp, P.mul, "c = a * b.")
-Div = _builtin("Div", BinaryOp, P.div, "c = a / b.")
-Pow = _builtin("Pow", BinaryOp, P.power, "c = a ** b.")
-Neg = _builtin("Neg", UnaryOp, P.neg, "b = -a.")
-Abs = _builtin("Abs", UnaryOp, P.abs_, "b = |a| (derivative 0 at 0).")
-Sigmoid = _builtin("Sigmoid", UnaryOp, P.sigmoid, "b = 1 / (1 + exp(-a)).")
-ReLU = _builtin("ReLU", UnaryOp, P.relu, "b = max(a, 0) (derivative 0 at 0).")
-Tanh = _builtin("Tanh", UnaryOp, P.tanh, "b = tanh(a).")
-Exp = _builtin("Exp", UnaryOp, P.exp, "b = exp(a).")
-Log = _builtin("Log", UnaryOp, P.log, "b = ln(a), for a > 0.")
-Sin = _builtin("Sin", UnaryOp, P.sin, "b = sin(a).")
-Cos = _builtin("Cos", UnaryOp, P.cos, "b = cos(a).")
-Sqrt = _builtin("Sqrt", UnaryOp, P.sqrt, "b = sqrt(a), for a >= 0.")
+class Add(BinaryOp):
+    """c = a + b."""
+
+    primitive = P.add
+
+
+class Sub(BinaryOp):
+    """c = a - b."""
+
+    primitive = P.sub
+
+
+class Mul(BinaryOp):
+    """c = a * b."""
+
+    primitive = P.mul
+
+
+class Div(BinaryOp):
+    """c = a / b."""
+
+    primitive = P.div
+
+
+class Pow(BinaryOp):
+    """c = a ** b."""
+
+    primitive = P.power
+
+
+class Neg(UnaryOp):
+    """b = -a."""
+
+    primitive = P.neg
+
+
+class Abs(UnaryOp):
+    """b = |a| (derivative 0 at 0)."""
+
+    primitive = P.abs_
+
+
+class Sigmoid(UnaryOp):
+    """b = 1 / (1 + exp(-a))."""
+
+    primitive = P.sigmoid
+
+
+class ReLU(UnaryOp):
+    """b = max(a, 0) (derivative 0 at 0)."""
+
+    primitive = P.relu
+
+
+class Tanh(UnaryOp):
+    """b = tanh(a)."""
+
+    primitive = P.tanh
+
+
+class Exp(UnaryOp):
+    """b = exp(a)."""
+
+    primitive = P.exp
+
+
+class Log(UnaryOp):
+    """b = ln(a), for a > 0."""
+
+    primitive = P.log
+
+
+class Sin(UnaryOp):
+    """b = sin(a)."""
+
+    primitive = P.sin
+
+
+class Cos(UnaryOp):
+    """b = cos(a)."""
+
+    primitive = P.cos
+
+
+class Sqrt(UnaryOp):
+    """b = sqrt(a), for a >= 0."""
+
+    primitive = P.sqrt
+
+
 OPERATIONS: tuple[type, ...] = (
     Add, Sub, Mul, Div, Pow, Neg, Abs, Sigmoid, ReLU, Tanh, Exp, Log, Sin, Cos, Sqrt
 )  # fmt: skip
