@@ -8,7 +8,7 @@
 (b) Symbolic: the iterates of the logistic map l₁ = x, lₙ₊₁ = 4 lₙ (1 - lₙ). SymPy's derivative of lₙ
     (as `diff` returns it, and expanded) grows exponentially with n, while AD records three operations
     per iterate and its value and gradient cost a small constant times the value alone (measured on the
-    same scalar graph, medians of repeated runs). Needs SymPy
+    same scalar graph, medians of repeated runs of CPU time). Needs SymPy
     (the `symbolic` extra); part (a) needs nothing.
 
 The figure (matplotlib, the `plot` extra) goes to --out. Run:
@@ -65,18 +65,19 @@ def logistic(x, n: int):
 
 def _cost_ratio(value, value_and_grad, blocks: int = 15, inner: int = 100) -> tuple[float, float, float]:
     """Median seconds per call of value_and_grad, and the median and interquartile range over blocks
-    of time(value_and_grad) / time(value), the two timed in alternating blocks so that a busy
-    machine slows both alike."""
+    of time(value_and_grad) / time(value). Times are this process's CPU time (other processes on a
+    busy machine do not count), the two timed in alternating blocks."""
     value(), value_and_grad()
     ratios, grads = [], []
+    clock = time.process_time
     for _ in range(blocks):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(inner):
             value()
-        t1 = time.perf_counter()
+        t1 = clock()
         for _ in range(inner):
             value_and_grad()
-        t2 = time.perf_counter()
+        t2 = clock()
         ratios.append((t2 - t1) / (t1 - t0))
         grads.append((t2 - t1) / inner)
     q1, q2, q3 = statistics.quantiles(ratios, n=4)
@@ -93,9 +94,9 @@ def symbolic_swell(n_max: int, expand_max: int = 6) -> list[dict[str, float]]:
     rows = []
     for n in range(1, n_max + 1):
         expr = logistic(x, n)
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         d = sp.diff(expr, x)
-        t_diff = time.perf_counter() - t0
+        t_diff = time.process_time() - t0
         size = sp.count_ops(d)
         expanded = sp.count_ops(sp.expand(d)) if n <= expand_max else float("nan")
         # AD on the scalar graph: the tape has three operations per iterate
