@@ -29,3 +29,4 @@ from .losses import (
 from .module import IncompatibleKeys, Module, Parameter, is_parameter
 from .paper import PaperClassifier, paper_loss, softmax_cross_entropy
 from .scalar import Layer, Neuron
+from .stateless import functional_call, parameter_arrays
