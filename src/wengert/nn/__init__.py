@@ -27,5 +27,6 @@ from .losses import (
     nll_loss,
 )
 from .module import IncompatibleKeys, Module, Parameter, is_parameter
+from .paper import PaperClassifier, paper_loss, softmax_cross_entropy
 from .scalar import Layer, Neuron
 from .stateless import functional_call, parameter_arrays
