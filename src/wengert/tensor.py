@@ -138,7 +138,8 @@ class Tensor(Arithmetic):
         if trace.is_abstract(self):  # traced to a program: it has no data (the error names the line)
             np.asarray(raw(self))
         tr = self._trace
-        if tr is not None and tr is not EAGER:
+        if tr is not None and tr is not EAGER and not trace.is_abstract(self):
+            # (a value traced to a program raises its own ConcretizationError, naming the line)
             raise TypeError(
                 f"{what} on a value traced by a function transform (grad, jvp, jacobian, ...) would "
                 "drop its derivative. Keep it a wengert value (use wengert.where instead of an "
