@@ -135,8 +135,6 @@ class Tensor(Arithmetic):
     def _concrete(self, what: str) -> None:
         """Refuse to turn a value traced by a transform into a Python number: the derivative would be
         silently lost. Eager tensors (and constants) convert freely."""
-        if trace.is_abstract(self):  # traced to a program: it has no data (the error names the line)
-            np.asarray(raw(self))
         tr = self._trace
         if tr is not None and tr is not EAGER and not trace.is_abstract(self):
             # (a value traced to a program raises its own ConcretizationError, naming the line)
