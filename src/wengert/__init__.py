@@ -97,6 +97,7 @@ from .ops import (
     var,
     where,
 )
+from .program import ConcretizationError, LeakedTracerError, Program, program
 from .scalar import Dual, Node, derivative
 from .solvers import ConvergenceError, minimize_newton, newton
 from .sparse import (
