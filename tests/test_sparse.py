@@ -135,18 +135,30 @@ def test_pattern_never_misses_a_nonzero():
 
 
 def test_undeclared_primitive_falls_back_dense_and_warns_once():
-    f = W.checkpoint(lambda x: x * 2.0)
-    g = lambda x: f(x[:3]) + x[3:]
+    from wengert.core.primitive import Structural
     from wengert.sparse import patterns
 
+    cumsum = Structural(
+        "cumsum_without_pattern",
+        lambda x: np.cumsum(x, axis=-1),
+        vjps=(None,),
+        jvp=None,
+    )
+    g = lambda x: cumsum(x[:3]) + x[3:]
     patterns._warned.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         P = dense(W.jacobian_sparsity(g)(np.ones(6)))
         W.jacobian_sparsity(g)(np.ones(6))
     msgs = [str(w.message) for w in caught if "declares no dependency pattern" in str(w.message)]
-    assert len(msgs) == 1 and "checkpoint" in msgs[0]
+    assert len(msgs) == 1 and "cumsum_without_pattern" in msgs[0]
     assert P[:, :3].all() and np.array_equal(P[:, 3:], np.eye(3, dtype=bool))
+
+
+def test_checkpointed_functions_are_seen_through():
+    f = W.checkpoint(lambda x: x * 2.0)
+    P = dense(W.jacobian_sparsity(lambda x: f(x[:3]) + x[3:])(np.ones(6)))
+    assert np.array_equal(P, np.hstack([np.eye(3, dtype=bool)] * 2))
 
 
 # --- Hessian patterns -----------------------------------------------------------------------------

@@ -4,14 +4,14 @@ interpreting its primitives, never by probing with random vectors.
 Each primitive of the table gets a field `sparsity`: a rule that says, for one application, how each
 output element depends on the elements of each traced argument (a *link*), and which pairs of argument
 elements interact nonlinearly (second-order *terms*). Rules see only values, shapes and keyword
-parameters, so the same rules serve any driver: here a trace level (`PatternTrace`) that runs the
-function once with index-set boxes, in the manner of operator-overloading sparsity tracers.
+parameters, so the same rules serve any driver: here an interpreter over the function's program
+(`wengert.program`), which walks its equations once with index sets instead of numbers.
 
 Patterns are global: they hold for every input of the given shape (a `where` keeps both branches,
 `maximum` both arguments), so a pattern computed once can be cached and reused. Zeros of constant
-operands that do not come from the input (plain numpy arrays captured by the function) are respected
-by `mul` and `matmul`/`linear`; constants computed from the input (through comparisons, say) are not
-trusted to stay zero.
+operands (arrays the function closes over, and values computed from them alone) are respected by
+`mul` and `matmul`/`linear`; values computed from the input through piecewise-constant primitives
+(comparisons, sign) carry no derivative and are never trusted to be zero.
 
 A link is a `Lin`: an index map (each output element copies at most one argument element; -1 for
 none), a sparse boolean matrix (output elements x argument elements), or "all" (every output element
@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from ..core import primitives as P
-from ..core.primitive import Elementwise, NonDiff, Primitive
-from ..core.trace import BOX_TYPES, Trace, next_level, raw, unwrap_for
-from ..tensor import _fbox
+from ..core.primitive import Elementwise, NonDiff
+from ..core.trace import raw
+from ..program import program
+from ..program.ir import Literal, Var
 from ._scipy import require_scipy
 
 # --- links --------------------------------------------------------------------------------------------
@@ -258,8 +259,8 @@ def _contraction(Ix, Iy, Io, mx, my, traced, sizes, n_out):
     return Deps(links, terms)
 
 
-def _nonzero_mask(v, i, trusted):
-    return (np.asarray(v) != 0) if i in trusted else None
+def _nonzero_mask(v, shape, i, trusted):
+    return (np.reshape(v, shape) != 0) if i in trusted else None
 
 
 def matmul_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
@@ -286,8 +287,8 @@ def matmul_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
     Ix = _index_array(np.empty(xm))[..., :, None, :]  # (..., i, 1, j)
     Iy = np.swapaxes(_index_array(np.empty(ym)), -1, -2)[..., None, :, :]  # (..., 1, k, j)
     Io = np.arange(n_out).reshape(full)[..., None]
-    mx = _nonzero_mask(np.reshape(x, xm), 0, trusted)
-    my = _nonzero_mask(np.reshape(y, ym), 1, trusted)
+    mx = _nonzero_mask(x, xm, 0, trusted)
+    my = _nonzero_mask(y, ym, 1, trusted)
     mx = None if mx is None else mx[..., :, None, :]
     my = None if my is None else np.swapaxes(my, -1, -2)[..., None, :, :]
     return _contraction(Ix, Iy, Io, mx, my, traced, sizes, n_out)
@@ -383,11 +384,11 @@ def scatter_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
 _register()
 
 
-# --- the driver: a trace level whose boxes carry index sets ------------------------------------------
+# --- the driver: an interpreter over the function's program -----------------------------------------
 
 
 class _Pat:
-    """The pattern carried by a box: G (elements x inputs) and, for Hessians, its place in the record."""
+    """The pattern of a program value: G (elements x inputs) and its number in the record."""
 
     __slots__ = ("G", "id")
 
@@ -396,67 +397,82 @@ class _Pat:
         self.id = id_
 
 
-class PatternTrace(Trace):
-    """A level that runs primitives on values and propagates their dependency patterns with them.
-
-    With `record` set, each application is kept (its links and terms) for the second-order pass."""
-
-    __slots__ = ("count", "record")
-
-    def __init__(self, level: int, record: list | None = None) -> None:
-        super().__init__(level)
-        self.record = record
-        self.count = 1  # id 0 is the input
-
-    def process(self, prim: Primitive, args: tuple, kwargs: dict):
-        vals, idx = unwrap_for(self, args)
-        trusted = frozenset(i for i, a in enumerate(args) if type(a) not in BOX_TYPES)
-        vals = [raw(v) for v in vals]
-        try:
-            ans = prim.impl(*vals, **kwargs)
-        except ValueError as e:
-            raise prim.error(vals, e) from None
-        if not hasattr(ans, "shape"):
-            ans = np.asarray(ans)
-        if isinstance(prim, NonDiff):  # pragma: no cover - NonDiff never binds; kept for clarity
-            return ans
-        deps = dependencies(prim, ans, vals, tuple(idx), trusted, kwargs)
-        ins = {i: args[i]._tangent for i in idx}
-        n = next(iter(ins.values())).G.shape[1]
-        G = _union([deps.links[i].apply(ins[i].G) for i in idx], _size(ans), n)
-        node = _Pat(G, self.count)
-        self.count += 1
-        if self.record is not None:
-            self.record.append((node, [(ins[i], deps.links[i]) for i in idx], deps.terms, ins))
-        return _fbox(ans, self, node)
-
-
-def _trace_pattern(f, x, record):
-    sp = require_scipy()
+def _program(f, x, who: str):
     x = np.asarray(raw(x))
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(
-            f"sparsity: the input has dtype {x.dtype}; pass a floating-point array (x.astype(float))"
+            f"{who}: the input has dtype {x.dtype}; pass a floating-point array (x.astype(float))"
         )
+    prog = program(f)(x)
+    if len(prog.outvars) != 1:
+        raise TypeError(f"{who}: f must return one array; it returned {len(prog.outvars)} outputs")
+    return prog, x.size
+
+
+def interpret(prog, record: list | None = None) -> _Pat:
+    """Propagate patterns through the equations of `prog` (one input, one output): each equation's
+    primitive gives its dependency structure through its `sparsity` field. Values that do not depend
+    on the input are computed (constants and their functions: their zeros can be respected); values
+    that depend on it only through piecewise-constant primitives carry no derivative. With `record`,
+    every equation's links and terms are kept for the second-order pass."""
+    sp = require_scipy()
+    (x,) = prog.invars
     n = x.size
-    tr = PatternTrace(next_level(), record)
-    inp = _Pat(sp.eye_array(n, dtype=bool, format="csr"), 0)
-    with tr:
-        out = f(_fbox(x, tr, inp))
-    if type(out) in BOX_TYPES and out._trace is tr:
-        return out, inp, n
-    value = np.asarray(raw(out))
-    return _fbox(value, tr, _Pat(sp.csr_array((value.size, n), dtype=bool), -1)), inp, n
+    pats: dict = {x: _Pat(sp.eye_array(n, dtype=bool, format="csr"), 0)}
+    known: dict = dict(prog.consts)
+    last_use: dict = {}
+    for k, e in enumerate(prog.equations):
+        for a in e.inputs:
+            if type(a) is Var:
+                last_use[a] = k
+    for o in prog.outvars:
+        last_use[o] = len(prog.equations)
+    for k, e in enumerate(prog.equations):
+        vals, traced, trusted = [], [], set()
+        for i, a in enumerate(e.inputs):
+            if type(a) is Literal:
+                vals.append(a.value)
+                trusted.add(i)
+            elif a in pats:
+                vals.append(a)  # a Var: its shape is what the rules read
+                traced.append(i)
+            elif a in known:
+                vals.append(known[a])
+                trusted.add(i)
+            else:
+                vals.append(a)  # from the input through a piecewise-constant function
+        if not traced:
+            if len(trusted) == len(vals):  # a function of constants alone: a constant
+                known[e.out] = e.prim.impl(*vals, **e.params)
+            continue
+        if isinstance(e.prim, NonDiff):
+            continue
+        deps = dependencies(e.prim, e.out, vals, tuple(traced), frozenset(trusted), e.params)
+        ins = {i: pats[e.inputs[i]] for i in traced}
+        G = _union([deps.links[i].apply(ins[i].G) for i in traced], e.out.size, n)
+        node = _Pat(G, k + 1)
+        pats[e.out] = node
+        if record is not None:
+            record.append((node, [(ins[i], deps.links[i]) for i in traced], deps.terms, ins))
+        else:  # a Jacobian needs no pattern after its last use
+            for a in e.inputs:
+                if type(a) is Var and last_use.get(a) == k and a in pats:
+                    del pats[a]
+    (out,) = prog.outvars
+    if type(out) is Var and out in pats:
+        return pats[out]
+    size = 1 if type(out) is Literal else out.size
+    return _Pat(sp.csr_array((size, n), dtype=bool), -1)
 
 
 def jacobian_sparsity(f):
     """A function x -> the structural pattern of the Jacobian of f at inputs shaped like x: a scipy
-    CSR boolean matrix of shape (f(x).size, x.size) (flattened output and input). Never misses a
-    nonzero that some input of this shape could produce."""
+    CSR boolean matrix of shape (f(x).size, x.size) (flattened output and input), found by
+    interpreting f's program. Never misses a nonzero that some input of this shape could produce."""
 
     def pattern(x: Any):
-        out, _inp, _n = _trace_pattern(f, x, None)
-        G = out._tangent.G
+        prog, _n = _program(f, x, "jacobian_sparsity")
+        G = interpret(prog).G
         G.sort_indices()
         return G
 
@@ -465,17 +481,17 @@ def jacobian_sparsity(f):
 
 def hessian_sparsity(f):
     """A function x -> the structural pattern of the Hessian of scalar f at inputs shaped like x: a
-    symmetric scipy CSR boolean matrix (x.size x x.size), from the nonlinear interactions of the
+    symmetric scipy CSR boolean matrix (x.size x x.size), from the nonlinear interactions of f's
     program that reach the output (second-order pattern propagation)."""
 
     def pattern(x: Any):
+        prog, n = _program(f, x, "hessian_sparsity")
+        (o,) = prog.outvars
+        if _size(o if type(o) is Var else np.asarray(o.value)) != 1:
+            raise ValueError(f"hessian_sparsity: f must return a scalar; it returned shape {o.shape}")
         record: list = []
-        out, _inp, n = _trace_pattern(f, x, record)
-        if _size(out._value) != 1:
-            raise ValueError(
-                f"hessian_sparsity: f must return a scalar; it returned shape {np.shape(out._value)}"
-            )
-        return _hessian_from_record(record, out._tangent, n)
+        out = interpret(prog, record)
+        return _hessian_from_record(record, out, n)
 
     return pattern
 
@@ -506,4 +522,4 @@ def _hessian_from_record(record, out: _Pat, n: int):
     return H
 
 
-__all__ = ["Deps", "Lin", "PatternTrace", "dependencies", "hessian_sparsity", "jacobian_sparsity"]
+__all__ = ["Deps", "Lin", "dependencies", "hessian_sparsity", "interpret", "jacobian_sparsity"]
