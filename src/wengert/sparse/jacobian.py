@@ -1,10 +1,11 @@
 """Sparse Jacobians and Hessians by compressed evaluation.
 
-For each input shape, once: the sparsity pattern (by interpreting f, `patterns`), a colouring
-(`coloring`), and the index arrays that decompress straight into CSR. Then each call pushes all colours
-through one vector-mode sweep, the seed matrix as a leading batch axis of the tangents (forward mode,
-J V), of the cotangents (reverse mode, W^T J), or of the tangents of the gradient (forward over reverse,
-H V), and gathers the nonzeros. Memory: O(nnz + n * colours).
+For each input shape, once: the sparsity pattern (by interpreting f's program, `patterns`), a
+colouring (`coloring`), the index arrays that decompress straight into CSR, and the compressed sweep
+traced to a simplified program: all colours pushed through one vector-mode sweep, the seed matrix as a
+leading batch axis of the tangents (forward mode, J V), of the cotangents (reverse mode, W^T J), or of
+the tangents of the gradient (forward over reverse, H V). Each call then runs that program on numpy
+arrays and gathers the nonzeros. Memory: O(nnz + n * colours).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..core.trace import raw
+from ..program import program
 from ..transforms import grad, jvp, vjp
 from . import coloring
 from ._scipy import require_scipy
@@ -33,7 +35,7 @@ def _as_input(x: Any, who: str) -> np.ndarray:
 class _Plan:
     """Everything about one input shape that does not depend on the input's values."""
 
-    __slots__ = ("colors", "indices", "indptr", "mode", "pick", "seed", "setup_s", "shape")
+    __slots__ = ("colors", "indices", "indptr", "mode", "pick", "run", "seed", "setup_s", "shape")
 
     def __repr__(self) -> str:
         return f"<sparse plan {self.mode}: {self.colors} colours, nnz {len(self.indices)}>"
@@ -101,29 +103,35 @@ class SparseJacobian:
             plan.mode = mode
             plan.indices, plan.indptr = pattern.indices, pattern.indptr
             plan.shape = (m, n)
+            plan.run = _compressed_program(self._sweep(plan), x) if plan.colors else None
             plan.setup_s = time.perf_counter() - t0
             self._plans[key] = plan
             self.pattern = pattern
         self._last = plan
         return plan
 
+    def _sweep(self, plan: _Plan) -> Callable:
+        """x -> the compressed Jacobian (J V or W^T J, colours first): one vector-mode sweep."""
+        f, seed = self.f, plan.seed
+        if plan.mode == "forward":
+            return lambda v: jvp(f, (v,), (seed,))[1]
+
+        def reverse(v):
+            out, pull = vjp(f, v)
+            W = coloring.seed_matrix(seed)
+            W = W.reshape((W.shape[0],) + np.shape(out)).astype(np.result_type(raw(out)))
+            return pull(W)[0]
+
+        return reverse
+
     def __call__(self, x: Any):
         sp = require_scipy()
         x = _as_input(x, "sparse_jacobian")
         plan = self.plan(x)
         m, n = plan.shape
-        k = plan.colors
-        if k == 0:
+        if plan.colors == 0:
             return sp.csr_array((np.zeros(0), plan.indices, plan.indptr), shape=(m, n))
-        if plan.mode == "forward":
-            out, tout = jvp(self.f, (x,), (plan.seed,))
-            compressed = np.asarray(raw(tout)).reshape(k * m)
-        else:
-            out, pull = vjp(self.f, x)
-            oshape = np.shape(out)
-            W = coloring.seed_matrix(plan.seed).reshape((k,) + oshape).astype(np.result_type(out))
-            compressed = np.asarray(raw(pull(W)[0])).reshape(k * n)
-        data = compressed[plan.pick]
+        data = np.asarray(plan.run(x)).reshape(-1)[plan.pick]
         return sp.csr_array((data, plan.indices, plan.indptr), shape=(m, n))
 
 
@@ -167,6 +175,8 @@ class SparseHessian:
             plan.seed = coloring.seed_matrix(colors).reshape((k,) + x.shape).astype(x.dtype)
             plan.indices, plan.indptr = pattern.indices, pattern.indptr
             plan.shape = (n, n)
+            seed, g = plan.seed, self._grad
+            plan.run = _compressed_program(lambda v: jvp(g, (v,), (seed,))[1], x) if k else None
             plan.setup_s = time.perf_counter() - t0
             self._plans[key] = plan
             self.pattern = pattern
@@ -180,9 +190,16 @@ class SparseHessian:
         n = plan.shape[0]
         if plan.colors == 0:
             return sp.csr_array((np.zeros(0), plan.indices, plan.indptr), shape=(n, n))
-        _, tout = jvp(self._grad, (x,), (plan.seed,))
-        data = np.asarray(raw(tout)).reshape(plan.colors * n)[plan.pick]
+        data = np.asarray(plan.run(x)).reshape(-1)[plan.pick]
         return sp.csr_array((data, plan.indices, plan.indptr), shape=(n, n))
+
+
+def _compressed_program(sweep: Callable, x: np.ndarray) -> Callable:
+    """The sweep traced once to a simplified program (the seed is a constant of it, so everything
+    that depends on the seed alone, such as the linear part of f applied to the seed, is folded);
+    calling it evaluates the equations on numpy arrays, with no transform machinery left."""
+    prog = program(sweep)(x)
+    return lambda v: prog.eval_flat([v])[0]
 
 
 def sparse_jacobian(f: Callable, mode: str = "auto") -> SparseJacobian:
