@@ -202,9 +202,27 @@ def test_colourings_reach_the_lower_bound():
     L = sp.csr_array(laplacian_pattern(10))
     c = coloring.column_coloring(L)
     assert lower_bound(L) == 5 and c.max() + 1 == 5 and is_column_coloring(L, c)
-    # DSATUR alone on the stencil's column-conflict graph (the band colouring would need 21)
-    d = coloring.dsatur(coloring._conflict_graph(L))
+    # DSATUR alone on the stencil's column-conflict graph (the band colouring would need 21), where
+    # greedy colouring in natural order does not reach the bound
+    C = coloring._conflict_graph(L)
+    d = coloring.dsatur(C)
     assert d.max() + 1 == 5
+    natural = -np.ones(100, int)
+    for v in range(100):
+        used = set(natural[C.indices[C.indptr[v] : C.indptr[v + 1]]])
+        natural[v] = min(set(range(100)) - used)
+    assert natural.max() + 1 > 5
+
+
+def test_every_differentiable_primitive_declares_its_pattern():
+    from wengert.core import primitives as P
+    from wengert.core.primitive import Elementwise, Structural
+
+    table = [getattr(P, name) for name in P.__all__]
+    missing = [
+        p.name for p in table if isinstance(p, (Elementwise, Structural)) and not hasattr(p, "sparsity")
+    ]
+    assert not missing
 
 
 def test_star_colourings_are_valid():
