@@ -19,6 +19,7 @@ import numpy as np
 
 from ..core.trace import raw
 from ..program import program
+from ..program.ir import Var
 from ..transforms import grad, jvp, vjp
 from . import coloring
 from ._scipy import require_scipy
@@ -199,7 +200,37 @@ def _compressed_program(sweep: Callable, x: np.ndarray) -> Callable:
     that depends on the seed alone, such as the linear part of f applied to the seed, is folded);
     calling it evaluates the equations on numpy arrays, with no transform machinery left."""
     prog = program(sweep)(x)
-    return lambda v: prog.eval_flat([v])[0]
+    return _replay(prog)
+
+
+def _replay(prog) -> Callable:
+    """Evaluate a one-input, one-output program on numpy arrays, letting go of every intermediate
+    after its last use (the compressed sweeps are wide: colours x n values per equation)."""
+    (invar,) = prog.invars
+    (outvar,) = prog.outvars
+    last: dict = {}
+    for k, e in enumerate(prog.equations):
+        for a in e.inputs:
+            if type(a) is Var:
+                last[a] = k
+    steps = []
+    for k, e in enumerate(prog.equations):
+        ins = [(type(a) is Var, a if type(a) is Var else a.value) for a in e.inputs]
+        free = [a for a in {a for a in e.inputs if type(a) is Var} if last[a] == k]
+        free = [a for a in free if a is not outvar and a not in prog.consts and a is not invar]
+        steps.append((e.prim.impl, ins, e.params, e.out, free))
+    consts = prog.consts
+
+    def run(v):
+        env = dict(consts)
+        env[invar] = v
+        for impl, ins, params, out, free in steps:
+            env[out] = impl(*[env[a] if is_var else a for is_var, a in ins], **params)
+            for a in free:
+                del env[a]
+        return env[outvar] if type(outvar) is Var else outvar.value
+
+    return run
 
 
 def sparse_jacobian(f: Callable, mode: str = "auto") -> SparseJacobian:
