@@ -104,6 +104,7 @@ class SparseJacobian:
             plan.mode = mode
             plan.indices, plan.indptr = pattern.indices, pattern.indptr
             plan.shape = (m, n)
+            plan.pick = _compact(plan.pick, plan.colors * (m if mode == "forward" else n))
             plan.run = _compressed_program(self._sweep(plan), x) if plan.colors else None
             plan.setup_s = time.perf_counter() - t0
             self._plans[key] = plan
@@ -132,7 +133,7 @@ class SparseJacobian:
         m, n = plan.shape
         if plan.colors == 0:
             return sp.csr_array((np.zeros(0), plan.indices, plan.indptr), shape=(m, n))
-        data = np.asarray(plan.run(x)).reshape(-1)[plan.pick]
+        data = np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
         return sp.csr_array((data, plan.indices, plan.indptr), shape=(m, n))
 
 
@@ -170,7 +171,8 @@ class SparseHessian:
             count = np.bincount(rows * max(k, 1) + colors[cols], minlength=n * max(k, 1))
             alone = count[rows * max(k, 1) + colors[cols]] == 1
             plan = _Plan()
-            plan.pick = np.where(alone, colors[cols] * n + rows, colors[rows] * n + cols)
+            pick = np.where(alone, colors[cols] * n + rows, colors[rows] * n + cols)
+            plan.pick = _compact(pick, k * n)
             plan.colors = k
             plan.mode = "forward-over-reverse"
             plan.seed = coloring.seed_matrix(colors).reshape((k,) + x.shape).astype(x.dtype)
@@ -191,8 +193,13 @@ class SparseHessian:
         n = plan.shape[0]
         if plan.colors == 0:
             return sp.csr_array((np.zeros(0), plan.indices, plan.indptr), shape=(n, n))
-        data = np.asarray(plan.run(x)).reshape(-1)[plan.pick]
+        data = np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
         return sp.csr_array((data, plan.indices, plan.indptr), shape=(n, n))
+
+
+def _compact(pick: np.ndarray, size: int) -> np.ndarray:
+    """Gather indices in int32 where they fit: half the index traffic of the decompression."""
+    return pick.astype(np.int32) if size < 2**31 else pick
 
 
 def _compressed_program(sweep: Callable, x: np.ndarray) -> Callable:
