@@ -396,3 +396,42 @@ def test_elimination_order_errors():
         g.count([g.n])
     with pytest.raises(TypeError, match="Nodes"):
         W.linearize(lambda x: [1.0], [1.0])
+
+
+# --- the applications -----------------------------------------------------------------------------
+
+
+def load_example(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_newton_on_bratu_converges_in_a_handful_of_iterations():
+    ex = load_example("sparse_newton")
+    u, its, J = ex.solve_bratu(30, verbose=False)
+    assert its <= 6 and J.colors == 5
+    assert np.linalg.norm(np.asarray(ex.bratu_residual(u, 30))) < 1e-6
+    assert 0.7 < u.max() < 0.85  # the lower branch of Bratu's problem at lambda = 6
+
+
+def test_sparse_hessian_newton_on_chained_rosenbrock():
+    ex = load_example("sparse_newton")
+    x, its, H = ex.minimize_rosenbrock(2000, verbose=False)
+    assert np.abs(x - 1).max() < 1e-6 and H.colors == 3 and its < 40
+
+
+@pytest.mark.slow
+def test_sparse_hessian_at_a_million_variables():
+    ex = load_example("sparse_newton")
+    x = rng.uniform(-1, 1, 10**6)
+    H = W.sparse_hessian(ex.chained_rosenbrock)
+    h = H(x)
+    v = rng.standard_normal(10**6)
+    np.testing.assert_allclose(h @ v, W.hvp(ex.chained_rosenbrock, x, v), rtol=1e-10, atol=1e-8)
+    assert H.colors == 3 and h.nnz == 3 * 10**6 - 2
