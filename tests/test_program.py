@@ -77,3 +77,61 @@ def test_program_checks_its_arguments():
         prog(np.ones(4))
     with pytest.raises(TypeError, match="structure"):
         prog(np.ones(3), np.ones(3))
+
+
+# --- evaluation-trace tables -----------------------------------------------------------------------
+
+
+def test_trace_table_of_the_article_example_forward_and_reverse():
+    t = W.trace_table(article, 2.0, 3.0, tangents=(1.0, 0.0), cotangent=1.0)
+    assert [r.name for r in t.rows] == ["v₋₁", "v₀", "v₁", "v₂", "v₃"]
+    assert [r.expression for r in t.rows] == ["x1", "x2", "v₋₁ * v₀", "sin(v₋₁)", "v₁ + v₂"]
+    values = [float(r.value) for r in t.rows]
+    assert values == pytest.approx([2.0, 3.0, 6.0, np.sin(2.0), 6 + np.sin(2.0)])
+    tangents = [float(r.tangent) for r in t.rows]
+    assert tangents == pytest.approx([1.0, 0.0, 3.0, np.cos(2.0), 3 + np.cos(2.0)])
+    adjoints = [float(r.adjoint) for r in t.rows]
+    assert adjoints == pytest.approx([3 + np.cos(2.0), 2.0, 1.0, 1.0, 1.0])
+    assert t["v3"].value == pytest.approx(6 + np.sin(2.0))
+    text = str(t)
+    assert "v₃" in text and "tangent" in text and "adjoint" in text and "6.9093" in text
+
+
+def test_trace_table_columns_only_when_asked():
+    t = W.trace_table(article, 2.0, 3.0)
+    assert all(r.tangent is None and r.adjoint is None for r in t.rows)
+    assert "tangent" not in str(t) and "adjoint" not in str(t)
+    with pytest.raises(ValueError, match="tangents"):
+        W.trace_table(article, 2.0, 3.0, tangents=(1.0,))
+
+
+def test_trace_table_on_arrays_agrees_with_grad():
+    x = np.array([0.5, -1.0, 2.0])
+    f = lambda x: W.sum(W.tanh(x) * x)
+    t = W.trace_table(f, x, tangents=(np.ones(3),), cotangent=1.0)
+    np.testing.assert_allclose(t.rows[0].adjoint, W.grad(f)(x))
+    np.testing.assert_allclose(t.rows[-1].tangent, W.jvp(f, (x,), (np.ones(3),))[1])
+
+
+# --- docs/programs.md shows what wengert prints --------------------------------------------------------
+
+
+def test_docs_show_the_printed_program_sources_and_tables():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "programs.md").read_text(encoding="utf-8")
+
+    def f(x1, x2):
+        return x1 * x2 + W.sin(x1)
+
+    g = W.grad(f, argnums=(0, 1))
+    shown = [
+        str(W.program(f)(2.0, 3.0)),
+        W.source(f)(2.0, 3.0).strip(),
+        W.source(g)(2.0, 3.0).strip(),
+        str(W.program(g, simplify=False)(2.0, 3.0)),
+        str(W.trace_table(f, 2.0, 3.0, tangents=(1.0, 0.0))),
+        str(W.trace_table(f, 2.0, 3.0, cotangent=1.0)),
+    ]
+    for text in shown:
+        assert text in doc, text

@@ -12,10 +12,29 @@ The core never imports this package; it reaches the core only through the trace 
 """
 
 from .ir import Equation, Literal, Program, Var
+from .jit import CacheInfo, Jitted, jit
+from .table import TraceTable, trace_table
 from .trace import ConcretizationError, LeakedTracerError, program
 
+
+def source(f, static_argnums=()):
+    """A function returning the numpy source of `f` traced on its arguments:
+    `wengert.source(f)(x)` is `wengert.program(f)(x).source()`."""
+
+    def make(*args) -> str:
+        return program(f, static_argnums)(*args).source()
+
+    return make
+
+
 __all__ = [
+    "CacheInfo",
     "ConcretizationError",
+    "Jitted",
+    "jit",
+    "source",
+    "TraceTable",
+    "trace_table",
     "Equation",
     "LeakedTracerError",
     "Literal",

@@ -72,7 +72,7 @@ class Var:
         raise concretization_error(self, what)
 
     def __array__(self, dtype=None, copy=None):
-        self._concrete("its values (np.asarray)")
+        self._concrete("a Python if/while, float(), int(), bool() or np.asarray")
 
     def __bool__(self):
         self._concrete("its truth value (if, while, and/or, bool())")
@@ -185,6 +185,7 @@ class Program:
         out_tree: Any,
         name: str = "f",
         in_static: dict[int, Any] | None = None,
+        arg_names: list[str] | None = None,
     ) -> None:
         self.invars = invars
         self.consts = consts
@@ -194,6 +195,7 @@ class Program:
         self.out_tree = out_tree
         self.name = name
         self.in_static = in_static or {}  # leaf position -> value of a leaf that is not traced (None)
+        self.arg_names = arg_names  # names of the (non-static) arguments, for the emitted source
 
     # --- reading --------------------------------------------------------------------------------
     def __str__(self) -> str:

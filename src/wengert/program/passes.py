@@ -2,8 +2,9 @@
 
 - `dce`: dead-code elimination (equations and constants that no output depends on);
 - `fold_constants`: equations whose inputs are all constants are computed once, at trace time;
-- `identities`: algebraic identities (x*1, x+0, x-0, x/1, x**1, --x, double transpose, reshape or
-  broadcast to the same shape, a cast to the same dtype, stop_gradient, where on an all-true mask);
+- `identities`: algebraic identities (x*1, x+0, x-0, x/1, x**1, x**0, --x, double transpose, reshape
+  or broadcast to the same shape, a cast to the same dtype, stop_gradient, where on an all-true mask),
+  and constant arrays of one repeated value written as numbers where broadcasting allows;
 - `cse`: common-subexpression elimination (the same primitive on the same operands and parameters);
 - `rename`: names intermediates v1, v2, ... and constants c1, c2, ... in order.
 
@@ -71,6 +72,7 @@ def _with(prog: Program, equations, outvars=None, consts=None) -> Program:
         prog.out_tree,
         prog.name,
         prog.in_static,
+        prog.arg_names,
     )
 
 
@@ -133,13 +135,35 @@ def fold_constants(prog: Program) -> Program:
 # --- algebraic identities -----------------------------------------------------------------------------
 
 
+_BINARY = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"}
+
+
+def _as_scalar(a, other, out: Var, consts):
+    """A constant array of one repeated value, as a number, where the other operand alone gives the
+    result its shape and dtype (`c * x` with c = [100., 100., 100.] is `100.0 * x`)."""
+    if type(a) is not Var or a not in consts or type(other) is not Var:
+        return a
+    if other.shape != out.shape or other.dtype != out.dtype or other.weak:
+        return a
+    c = np.asarray(consts[a])
+    if c.size == 0 or c.dtype.kind not in "fiu" or c.dtype.itemsize > out.dtype.itemsize:
+        return a
+    flat = c.ravel()
+    if c.size > 1 and not np.all(flat == flat[0]):
+        return a
+    if c.dtype.kind == "f" and out.dtype.kind != "f":
+        return a
+    # a Python number where numpy reads it as the same type (float64, int64), else a numpy scalar
+    return Literal(flat[0].item() if c.dtype in (np.float64, np.int64) else flat[0])
+
+
 def _perm(axes, nd):
     return tuple(range(nd))[::-1] if axes is None else tuple(int(a) % nd for a in axes)
 
 
 def identities(prog: Program) -> Program:
     """Remove operations that return their input unchanged, and merge chains of layout changes."""
-    consts = prog.consts
+    consts = dict(prog.consts)
     defs: dict = {}  # Var -> its (rewritten) equation
     subst: dict = {}
     eqs = []
@@ -152,6 +176,8 @@ def identities(prog: Program) -> Program:
     for e in prog.equations:
         ins = [find(a) for a in e.inputs]
         out, name = e.out, e.prim.name
+        if name in _BINARY and len(ins) == 2:
+            ins = [_as_scalar(a, b, out, consts) for a, b in ((ins[0], ins[1]), (ins[1], ins[0]))]
         keep: object = None  # an operand that equals the result
         prim, params = e.prim, e.params
         if name in ("add", "sub") and _all_equal(ins[1], consts, 0) and _same_type(ins[0], out):
@@ -193,19 +219,24 @@ def identities(prog: Program) -> Program:
                 keep = ins[1]
             elif c.dtype == bool and not c.any() and _same_type(ins[2], out):
                 keep = ins[2]
-        elif name == "logical_or":
+        elif name == "logical_or" and out.size <= _FOLD_LIMIT:
             for a in ins:
                 v = _value(a, consts)
-                if v is not None and np.asarray(v).dtype == bool and np.all(v) and _same_type(a, out):
-                    keep = a
+                if v is not None and np.asarray(v).dtype == bool and np.all(v):
+                    keep = Var(out.shape, out.dtype)  # true | anything is true
+                    consts[keep] = np.ones(out.shape, bool)
                     break
+        if name == "pow" and _all_equal(ins[1], consts, 0) and out.size <= _FOLD_LIMIT:
+            one = Var(out.shape, out.dtype)  # x ** 0 is 1 everywhere (numpy: also at nan and inf)
+            consts[one] = np.ones(out.shape, out.dtype)
+            keep = one
         if keep is not None:
             subst[out] = keep
             continue
         ne = Equation(prim, ins, out, params)
         defs[out] = ne
         eqs.append(ne)
-    return _with(prog, eqs, [find(o) for o in prog.outvars])
+    return _with(prog, eqs, [find(o) for o in prog.outvars], consts)
 
 
 # --- common subexpressions ----------------------------------------------------------------------------

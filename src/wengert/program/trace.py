@@ -43,7 +43,8 @@ def concretization_error(v: Var, what: str) -> Exception:
     if t is not None and not t.alive:
         return _leaked(v, where)
     return ConcretizationError(
-        f"{what} of a traced value (shape {v.shape}, dtype {v.dtype}) was needed at {where}. "
+        f"the data of a traced value (shape {v.shape}, dtype {v.dtype}) was needed, for {what}, at "
+        f"{where}. "
         "jit and program trace a function on shapes and dtypes only, so a Python branch (if, "
         "while), float(), int() or bool() on a traced value cannot be recorded. Make that argument "
         "static with jit(f, static_argnums=...), or compute both branches and choose with "
@@ -245,7 +246,17 @@ def trace_program(
         tr.alive = False
     name = getattr(f, "__name__", "f")
     name = name if name.isidentifier() else "f"
-    return Program(invars, tr.consts, tr.equations, outvars, in_tree, out_tree, name, in_static)
+    return Program(
+        invars,
+        tr.consts,
+        tr.equations,
+        outvars,
+        in_tree,
+        out_tree,
+        name,
+        in_static,
+        [_ident(n) for n in dyn_names],
+    )
 
 
 def _output(tr: ProgramTrace, o, who: str):
@@ -278,7 +289,7 @@ def _ident(s: str) -> str:
     s = "".join(c if c.isalnum() or c == "_" else "_" for c in s)
     if not s or s[0].isdigit() or keyword.iskeyword(s):
         s = "a_" + s
-    return s
+    return s + "_" if s in ("np", "math") else s
 
 
 def program(f: Callable, static_argnums: int | Sequence[int] = (), simplify: bool = True):
