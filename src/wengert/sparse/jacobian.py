@@ -2,10 +2,10 @@
 
 For each input shape, once: the sparsity pattern (by interpreting f's program, `patterns`), a
 colouring (`coloring`), the index arrays that decompress straight into CSR, and the compressed sweep
-traced to a simplified program: all colours pushed through one vector-mode sweep, the seed matrix as a
+jit-compiled (`wengert.jit`): all colours pushed through one vector-mode sweep, the seed matrix as a
 leading batch axis of the tangents (forward mode, J V), of the cotangents (reverse mode, W^T J), or of
-the tangents of the gradient (forward over reverse, H V). Each call then runs that program on numpy
-arrays and gathers the nonzeros. Memory: O(nnz + n * colours).
+the tangents of the gradient (forward over reverse, H V). Each call then runs the compiled sweep and
+gathers the nonzeros. Memory: O(nnz + n * colours).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..core.trace import raw
-from ..program import program
-from ..program.ir import Var
+from ..program.jit import jit
 from ..transforms import grad, jvp, vjp
 from . import coloring
 from ._scipy import require_scipy
@@ -203,41 +202,12 @@ def _compact(pick: np.ndarray, size: int) -> np.ndarray:
 
 
 def _compressed_program(sweep: Callable, x: np.ndarray) -> Callable:
-    """The sweep traced once to a simplified program (the seed is a constant of it, so everything
-    that depends on the seed alone, such as the linear part of f applied to the seed, is folded);
-    calling it evaluates the equations on numpy arrays, with no transform machinery left."""
-    prog = program(sweep)(x)
-    return _replay(prog)
-
-
-def _replay(prog) -> Callable:
-    """Evaluate a one-input, one-output program on numpy arrays, letting go of every intermediate
-    after its last use (the compressed sweeps are wide: colours x n values per equation)."""
-    (invar,) = prog.invars
-    (outvar,) = prog.outvars
-    last: dict = {}
-    for k, e in enumerate(prog.equations):
-        for a in e.inputs:
-            if type(a) is Var:
-                last[a] = k
-    steps = []
-    for k, e in enumerate(prog.equations):
-        ins = [(type(a) is Var, a if type(a) is Var else a.value) for a in e.inputs]
-        free = [a for a in {a for a in e.inputs if type(a) is Var} if last[a] == k]
-        free = [a for a in free if a is not outvar and a not in prog.consts and a is not invar]
-        steps.append((e.prim.impl, ins, e.params, e.out, free))
-    consts = prog.consts
-
-    def run(v):
-        env = dict(consts)
-        env[invar] = v
-        for impl, ins, params, out, free in steps:
-            env[out] = impl(*[env[a] if is_var else a for is_var, a in ins], **params)
-            for a in free:
-                del env[a]
-        return env[outvar] if type(outvar) is Var else outvar.value
-
-    return run
+    """The sweep jit-compiled for x's signature: traced once to a program, simplified (the seed is a
+    constant of it, so whatever depends on the seed alone, such as the linear part of f applied to
+    the seed, is folded), emitted as numpy source and compiled, now, as part of the setup."""
+    fn = jit(sweep)
+    fn(x)
+    return fn
 
 
 def sparse_jacobian(f: Callable, mode: str = "auto") -> SparseJacobian:
