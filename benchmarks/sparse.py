@@ -198,11 +198,11 @@ def bench_bratu(k, rows, colour_rows, dense: bool, peers: bool):
     _, setup = timed(lambda: J.plan(x))
     ours = samples(lambda: J(x))
     label = f"Bratu Jacobian, k = {k} (n = {n:,})"
-    rows.append([label, "wengert sparse_jacobian", fmt(ours), f"{setup:.2f} s", "1.00"])
+    add(rows, [label, "wengert sparse_jacobian", fmt(ours), f"{setup:.2f} s", "1.00"])
     colour_rows.append([label, str(J.colors), str(coloring.lower_bound(J.pattern)), J.mode])
     if dense:
         d = samples(lambda: W.jacfwd(F)(x), repeats=3)
-        rows.append([label, "wengert jacfwd (dense)", fmt(d), "-", ratio(d, ours)])
+        add(rows, [label, "wengert jacfwd (dense)", fmt(d), "-", ratio(d, ours)])
     if not peers:
         return
     for name, make in (("JAX + sparsejac", jax_bratu(k, J.pattern, x)), ("CasADi", casadi_bratu(k, x))):
@@ -210,7 +210,7 @@ def bench_bratu(k, rows, colour_rows, dense: bool, peers: bool):
             continue
         call, setup = timed(make)
         s = samples(call)
-        rows.append([label, name, fmt(s), f"{setup:.2f} s", ratio(s, ours)])
+        add(rows, [label, name, fmt(s), f"{setup:.2f} s", ratio(s, ours)])
 
 
 def bench_rosen(n, rows, colour_rows, dense: bool, peers: bool):
@@ -220,11 +220,15 @@ def bench_rosen(n, rows, colour_rows, dense: bool, peers: bool):
     ours = samples(lambda: H(x), repeats=5 if n > 10**5 else 7)
     label = f"chained Rosenbrock Hessian, n = {n:,}"
     mem = f" (peak RSS {peak_memory(n)})" if n >= 10**6 else ""
-    rows.append([label, "wengert sparse_hessian", fmt(ours), f"{setup:.2f} s{mem}", "1.00"])
+    add(rows, [label, "wengert sparse_hessian", fmt(ours), f"{setup:.2f} s{mem}", "1.00"])
     colour_rows.append([label, str(H.colors), str(coloring.lower_bound(H.pattern)), "star"])
     if dense:
         d = samples(lambda: W.hessian(chained_rosenbrock)(x))
-        rows.append([label, "wengert hessian (dense)", fmt(d), "-", ratio(d, ours)])
+        add(rows, [label, "wengert hessian (dense)", fmt(d), "-", ratio(d, ours)])
+        dense_jit = W.jit(W.hessian(chained_rosenbrock))
+        _, setup = timed(lambda: dense_jit(x))
+        d = samples(lambda: dense_jit(x))
+        add(rows, [label, "wengert jit(hessian) (dense)", fmt(d), f"{setup:.2f} s", ratio(d, ours)])
     if not peers:
         return
     for name, make in (
@@ -235,22 +239,32 @@ def bench_rosen(n, rows, colour_rows, dense: bool, peers: bool):
             continue
         call, setup = timed(make)
         s = samples(call, repeats=5 if n > 10**5 else 7)
-        rows.append([label, name, fmt(s), f"{setup:.2f} s", ratio(s, ours)])
+        add(rows, [label, name, fmt(s), f"{setup:.2f} s", ratio(s, ours)])
 
 
 def peak_memory(n: int) -> str:
     """Peak resident memory of a fresh process that sets up and evaluates the sparse Hessian."""
     code = (
-        "import resource, numpy as np, wengert as W\n"
+        "import resource, tracemalloc, numpy as np, wengert as W\n"
         "from sparse_newton import chained_rosenbrock\n"
         f"x = np.random.default_rng(0).uniform(-1, 1, {n})\n"
+        "tracemalloc.start()\n"
         "H = W.sparse_hessian(chained_rosenbrock); H(x); H(x)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(tracemalloc.get_traced_memory()[1] // 2**20)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
     )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([*sys.path[:2], env.get("PYTHONPATH", "")])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    return f"{int(out.stdout.split()[-1]) / 1024:.0f} MB" if out.returncode == 0 else "?"
+    if out.returncode:
+        return "?"
+    traced, rss = out.stdout.split()[-2:]
+    return f"{rss} MB, of which {traced} MB allocated by Python and numpy"
+
+
+def add(rows: list, row: list) -> None:
+    rows.append(row)
+    print("  " + " | ".join(row), flush=True)  # progress, in case a long run is interrupted
 
 
 def ratio(theirs, ours) -> str:

@@ -452,12 +452,13 @@ def interpret(prog, record: list | None = None) -> _Pat:
         G = _union([deps.links[i].apply(ins[i].G) for i in traced], e.out.size, n)
         node = _Pat(G, k + 1)
         pats[e.out] = node
-        if record is not None:
-            record.append((node, [(ins[i], deps.links[i]) for i in traced], deps.terms, ins))
-        else:  # a Jacobian needs no pattern after its last use
-            for a in e.inputs:
-                if type(a) is Var and last_use.get(a) == k and a in pats:
-                    del pats[a]
+        if record is not None:  # keep the input patterns only where second-order terms need them
+            need = {t[0] for t in deps.terms} | {t[1] for t in deps.terms}
+            links = [(ins[i].id, deps.links[i]) for i in traced]
+            record.append((node.id, links, deps.terms, {i: ins[i].G for i in need}))
+        for a in e.inputs:  # no pattern is needed after its last use
+            if type(a) is Var and last_use.get(a) == k and a in pats:
+                del pats[a]
     (out,) = prog.outvars
     if type(out) is Var and out in pats:
         return pats[out]
@@ -500,21 +501,21 @@ def _hessian_from_record(record, out: _Pat, n: int):
     sp = require_scipy()
     reach = {out.id: np.ones(out.G.shape[0], bool)}
     H = sp.csr_array((n, n), dtype=bool)
-    for node, links, terms, ins in reversed(record):
-        r = reach.pop(node.id, None)
+    for node_id, links, terms, ins in reversed(record):
+        r = reach.pop(node_id, None)
         if r is None or not r.any():
             continue
         for src, lin in links:
             back = lin.back(r)
-            prev = reach.get(src.id)
-            reach[src.id] = back if prev is None else (prev | back)
+            prev = reach.get(src)
+            reach[src] = back if prev is None else (prev | back)
         for i, j, A, B, C in terms:
             rt = r if C is None else r[C]
             rows = np.flatnonzero(rt)
             if not len(rows):
                 continue
-            X = A.apply(ins[i].G)
-            Y = X if (B is A and j == i) else B.apply(ins[j].G)
+            X = A.apply(ins[i])
+            Y = X if (B is A and j == i) else B.apply(ins[j])
             X, Y = X[rows], Y[rows]
             H = H + _bool(X.T @ Y)
     H = _bool(H + H.T)
