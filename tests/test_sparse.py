@@ -179,6 +179,13 @@ def test_hessian_patterns():
     assert not dense(W.hessian_sparsity(unused)(np.ones(3))).any()
 
 
+def test_hessian_pattern_through_a_wide_group():
+    # every element of a 256-group feeds all 256 outputs of the softmax: counts past 255 stay exact
+    w = np.linspace(1.0, 2.0, 256)
+    H = dense(W.hessian_sparsity(lambda x: W.sum(W.softmax(x, axis=0) * w))(np.ones(256)))
+    assert H.all()
+
+
 def test_hessian_pattern_of_a_sparse_quadratic_is_its_matrix():
     n = 30
     A = sp.random_array((n, n), density=0.08, rng=rng)

@@ -40,12 +40,13 @@ from ._scipy import require_scipy
 class Lin:
     """How the elements of one output depend on the elements of one argument (see module docstring)."""
 
-    __slots__ = ("idx", "mat", "n_in", "n_out")
+    __slots__ = ("dense", "idx", "mat", "n_in", "n_out")
 
-    def __init__(self, n_out: int, n_in: int, idx=None, mat=None, kind: str = "") -> None:
+    def __init__(self, n_out: int, n_in: int, idx=None, mat=None, dense: bool = False) -> None:
         self.n_out, self.n_in = n_out, n_in
-        self.idx = idx  # int array of length n_out, or None with mat None: identity (or "all")
-        self.mat = mat if kind != "all" else "all"
+        self.idx = idx  # int array of length n_out (-1: none); with mat also None: the identity
+        self.mat = mat  # sparse bool (n_out x n_in)
+        self.dense = dense  # every output element on every argument element
 
     @classmethod
     def identity(cls, n: int) -> Lin:
@@ -53,12 +54,12 @@ class Lin:
 
     @classmethod
     def all(cls, n_out: int, n_in: int) -> Lin:
-        return cls(n_out, n_in, kind="all")
+        return cls(n_out, n_in, dense=True)
 
     def apply(self, G):
         """The pattern of the output from the pattern G (n_in x n) of the argument."""
         sp = require_scipy()
-        if isinstance(self.mat, str):
+        if self.dense:
             union = np.flatnonzero(np.asarray(G.sum(axis=0)).ravel() > 0)
             cols = np.tile(union, self.n_out)
             ptr = np.arange(self.n_out + 1) * len(union)
@@ -71,10 +72,10 @@ class Lin:
 
     def back(self, reach: np.ndarray) -> np.ndarray:
         """Which argument elements reach the output, from the output elements that do (`reach`)."""
-        if isinstance(self.mat, str):
+        if self.dense:
             return np.full(self.n_in, bool(reach.any()))
         if self.mat is not None:
-            return np.asarray(self.mat.T @ reach.astype(np.int8)).ravel() > 0
+            return np.asarray(self.mat.T @ reach.astype(np.int32)).ravel() > 0
         if self.idx is None:
             return reach
         out = np.zeros(self.n_in, bool)
