@@ -199,7 +199,9 @@ def bench_bratu(k, rows, colour_rows, dense: bool, peers: bool):
     ours = samples(lambda: J(x))
     label = f"Bratu Jacobian, k = {k} (n = {n:,})"
     add(rows, [label, "wengert sparse_jacobian", fmt(ours), f"{setup:.2f} s", "1.00"])
-    colour_rows.append([label, str(J.colors), str(coloring.lower_bound(J.pattern)), J.mode])
+    colour_rows.append(
+        [label, str(J.colors), str(coloring.lower_bound(J.pattern)), J.mode, peer_colours(J.pattern)]
+    )
     if dense:
         d = samples(lambda: W.jacfwd(F)(x), repeats=3)
         add(rows, [label, "wengert jacfwd (dense)", fmt(d), "-", ratio(d, ours)])
@@ -221,7 +223,9 @@ def bench_rosen(n, rows, colour_rows, dense: bool, peers: bool):
     label = f"chained Rosenbrock Hessian, n = {n:,}"
     mem = f" (peak RSS {peak_memory(n)})" if n >= 10**6 else ""
     add(rows, [label, "wengert sparse_hessian", fmt(ours), f"{setup:.2f} s{mem}", "1.00"])
-    colour_rows.append([label, str(H.colors), str(coloring.lower_bound(H.pattern)), "star"])
+    colour_rows.append(
+        [label, str(H.colors), str(coloring.lower_bound(H.pattern)), "star", peer_colours(H.pattern)]
+    )
     if dense:
         d = samples(lambda: W.hessian(chained_rosenbrock)(x))
         add(rows, [label, "wengert hessian (dense)", fmt(d), "-", ratio(d, ours)])
@@ -262,6 +266,17 @@ def peak_memory(n: int) -> str:
     return f"{rss} MB, of which {traced} MB allocated by Python and numpy"
 
 
+def peer_colours(pattern) -> str:
+    """Colours of sparsejac's forward mode (networkx greedy, largest first) on the same pattern."""
+    if "JAX + sparsejac" not in PEERS or pattern.shape[1] > 10**5:
+        return "-"
+    import scipy.sparse as sp
+    from sparsejac import sparsejac as sj
+
+    conn = sj._input_connectivity_from_sparsity(sp.csr_matrix(pattern.astype(np.float64)))
+    return str(sj._greedy_color(conn, "largest_first")[1])
+
+
 def add(rows: list, row: list) -> None:
     rows.append(row)
     print("  " + " | ".join(row), flush=True)  # progress, in case a long run is interrupted
@@ -283,7 +298,8 @@ def main() -> None:
     print()
     print(table(rows, ["workload", "system", "evaluation (median, spread)", "setup", "time / wengert"]))
     print()
-    print(table(colour_rows, ["workload", "wengert colours", "lower bound", "mode"]))
+    head = ["workload", "wengert colours", "lower bound", "mode", "sparsejac colours"]
+    print(table(colour_rows, head))
     print(f"\nafter the run: load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
