@@ -135,3 +135,67 @@ def test_docs_show_the_printed_program_sources_and_tables():
     ]
     for text in shown:
         assert text in doc, text
+
+
+# --- simplification passes ---------------------------------------------------------------------------
+
+
+def _names(prog):
+    return [e.prim.name for e in prog.equations]
+
+
+def test_dead_code_and_common_subexpressions():
+    def f(x):
+        unused = W.exp(x) * 3  # noqa: F841 - dead code
+        a = W.sin(x) * W.sin(x)
+        return a + W.sin(x)
+
+    raw = W.program(f, simplify=False)(np.ones(3))
+    assert _names(raw).count("sin") == 3 and "exp" in _names(raw)
+    prog = W.program(f)(np.ones(3))
+    assert _names(prog) == ["sin", "mul", "add"]
+    np.testing.assert_allclose(prog(np.arange(3.0)), f(np.arange(3.0)))
+
+
+def test_constant_folding_and_identities():
+    c = np.arange(3.0)
+
+    def f(x):
+        k = W.exp(c) * 2  # constants only: computed at trace time
+        y = (x * 1 + 0) / 1
+        y = W.transpose(W.transpose(W.reshape(y, (3, 1))))
+        y = W.reshape(W.reshape(y, (1, 3)), (3,))
+        return W.stop_gradient(y) ** 1 * k
+
+    prog = W.program(f)(np.ones(3))
+    assert _names(prog) == ["mul"]
+    np.testing.assert_allclose(next(iter(prog.consts.values())), np.exp(c) * 2)
+    np.testing.assert_allclose(prog(c), f(c))
+
+
+def test_identities_keep_dtype_and_shape():
+    x32 = np.ones(3, np.float32)
+    # x * 1.0 on float32 stays float32: removed; x + zeros((2, 3)) broadcasts: kept
+    prog = W.program(lambda x: x * 1.0 + np.zeros((2, 3), np.float32))(x32)
+    assert _names(prog) == ["add"] and prog.outvars[0].shape == (2, 3)
+    # float32 * float64 ones promotes: kept
+    prog = W.program(lambda x: x * np.ones(3))(x32)
+    assert _names(prog) == ["mul"] and prog.outvars[0].dtype == np.float64
+
+
+def test_transposes_fold_into_matmul_and_buffers_are_reused():
+    w = np.ones((4, 3))
+    j = W.jit(W.grad(lambda w, x: W.sum(W.tanh(x @ w.T))))
+    src = j.source(w, np.ones((5, 3)))
+    assert "x @ w.T" in src and ".T @ x" in src  # (x.T @ g).T became g.T @ x: no transpose left
+    assert not any(ln.strip().endswith(".T") for ln in src.splitlines())
+    assert "out=" in src  # an elementwise result written into a dead buffer
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    np.testing.assert_allclose(j(w, x), W.grad(lambda w, x: W.sum(W.tanh(x @ w.T)))(w, x))
+    np.testing.assert_array_equal(x, np.random.default_rng(0).standard_normal((5, 3)))  # inputs intact
+
+
+def test_traced_tensor_repr_shows_shape_and_dtype():
+    seen = []
+    W.program(lambda x: seen.append(repr(x)) or x)(np.ones(3, np.float32))
+    assert seen == ["tensor(traced x:f32[3])"]

@@ -176,6 +176,8 @@ class Tensor(Arithmetic):
         return self.astype(np.float64)
 
     def __repr__(self) -> str:
+        if trace.is_abstract(self):  # being traced to a program: it has a shape and dtype, no data
+            return f"tensor(traced {raw(self)!r})"
         v = np.asarray(raw(self))
         body = np.array2string(v, separator=", ", prefix="tensor(")
         extras = []

@@ -235,6 +235,9 @@ class _Emitter:
 
     def param(self, v) -> str:
         if isinstance(v, np.ndarray):
+            for nm, c in self.extra_consts:  # one name per distinct index array
+                if isinstance(c, np.ndarray) and c.dtype == v.dtype and np.array_equal(c, v):
+                    return nm
             nm = f"k{len(self.extra_consts) + 1}"
             self.extra_consts.append((nm, v))
             return nm
@@ -290,8 +293,9 @@ def _folded_transposes(prog: Program) -> dict:
     }
 
 
-def _buffers(prog: Program):
-    """For writing in place: which Vars own a fresh buffer, and the last equation using each buffer."""
+def _buffers(prog: Program, moved: dict | None = None):
+    """For writing in place: which Vars own a fresh buffer, and the last equation using each buffer
+    (`moved`: Vars read later than their equations say, {Var: index of the equation reading it})."""
     base: dict = {}
     for v in prog.invars:
         base[v] = v
@@ -310,10 +314,46 @@ def _buffers(prog: Program):
         for a in e.inputs:
             if type(a) is Var:
                 last[base[a]] = k
+    for v, k in (moved or {}).items():
+        if type(v) is Var:
+            last[base[v]] = max(last.get(base[v], -1), k)
     for o in prog.outvars:
         if type(o) is Var:
             last[base[o]] = math.inf
     return fresh, base, last
+
+
+def _scatter_sums(prog: Program) -> dict:
+    """Sums of two scatters into zeros (basic indices, same shape), each used only by the sum: emitted
+    as one zeros array written twice. {sum's index: (first scatter, second scatter)}"""
+    defs = {e.out: e for e in prog.equations}
+    uses: dict = {}
+    for e in prog.equations:
+        for a in e.inputs:
+            if type(a) is Var:
+                uses[a] = uses.get(a, 0) + 1
+    for o in prog.outvars:
+        if type(o) is Var:
+            uses[o] = uses.get(o, 0) + 2
+    out = {}
+    for k, e in enumerate(prog.equations):
+        if e.prim.name != "add" or not all(type(a) is Var for a in e.inputs):
+            continue
+        d = [defs.get(a) for a in e.inputs]
+        if (
+            all(
+                x is not None
+                and x.prim.name == "scatter_add"
+                and P._is_basic(x.params["index"])
+                and uses.get(x.out) == 1
+                and x.out.shape == e.out.shape
+                and x.out.dtype == e.out.dtype
+                for x in d
+            )
+            and d[0] is not d[1]
+        ):
+            out[k] = (d[0], d[1])
+    return out
 
 
 def _safe_mul(g, d):
@@ -366,10 +406,23 @@ def _body(prog: Program, em: _Emitter, inplace: bool) -> list[tuple[str, str]]:
     folded = {} if em.standalone else _folded_transposes(prog)
     guards = _guards(prog)
     skip = set().union(*(p for _, _, p in guards.values())) if guards else set()
-    fresh, base, last = _buffers(prog) if inplace else (set(), {}, {})
+    sums = _scatter_sums(prog)
+    moved = {}
+    for k, (s1, s2) in sums.items():
+        skip.update((s1.out, s2.out))
+        moved.update({s1.inputs[0]: k, s2.inputs[0]: k})
+    fresh, base, last = _buffers(prog, moved) if inplace else (set(), {}, {})
     lines = []
     for k, e in enumerate(prog.equations):
         if e.out in skip:
+            continue
+        if k in sums:
+            s1, s2 = sums[k]
+            zeros = f"np.zeros({literal(e.out.shape)}, dtype={literal(e.out.dtype)})"
+            lines.append((f"{e.out.name} = {zeros}", e.out.type_str))
+            for op, sc in (("=", s1), ("+=", s2)):
+                idx = _index_text(sc.params["index"], em)
+                lines.append((f"{e.out.name}[{idx}] {op} {em.name(sc.inputs[0])}", ""))
             continue
         if e.out in folded:
             em.names[e.out] = em.expr(e, [em.name(a) for a in e.inputs])

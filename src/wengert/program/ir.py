@@ -148,6 +148,8 @@ def _param_str(v) -> str:
         return f"array<{type_str(v.shape, v.dtype)}>"
     if isinstance(v, np.dtype):
         return v.name
+    if isinstance(v, np.integer):
+        return str(int(v))
     if isinstance(v, tuple):
         inner = ", ".join(_param_str(x) for x in v)
         return f"({inner},)" if len(v) == 1 else f"({inner})"

@@ -2,7 +2,8 @@
 
 - `dce`: dead-code elimination (equations and constants that no output depends on);
 - `fold_constants`: equations whose inputs are all constants are computed once, at trace time;
-- `identities`: algebraic identities (x*1, x+0, x-0, x/1, x**1, x**0, --x, double transpose, reshape
+- `identities`: algebraic identities (x*1, x+0, x-0, x/1, x**1, x**0, --x, double transpose,
+  (a @ b).T = b.T @ a.T, reshape
   or broadcast to the same shape, a cast to the same dtype, stop_gradient, where on an all-true mask),
   and constant arrays of one repeated value written as numbers where broadcasting allows;
 - `cse`: common-subexpression elimination (the same primitive on the same operands and parameters);
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import primitives as P
 from .ir import Equation, Literal, Program, Var
 
 # --- small helpers ------------------------------------------------------------------------------------
@@ -141,7 +143,7 @@ _BINARY = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"}
 def _as_scalar(a, other, out: Var, consts):
     """A constant array of one repeated value, as a number, where the other operand alone gives the
     result its shape and dtype (`c * x` with c = [100., 100., 100.] is `100.0 * x`)."""
-    if type(a) is not Var or a not in consts or type(other) is not Var:
+    if type(a) is not Var or a not in consts or type(other) is not Var or other in consts:
         return a
     if other.shape != out.shape or other.dtype != out.dtype or other.weak:
         return a
@@ -157,6 +159,21 @@ def _as_scalar(a, other, out: Var, consts):
     return Literal(flat[0].item() if c.dtype in (np.float64, np.int64) else flat[0])
 
 
+def _merge_scatters(e, ins, defs, uses):
+    """The payloads (a, b) when `e` adds two scatters into zeros at the same index, each used once."""
+    if not all(type(a) is Var and a in defs and uses.get(a) == 1 for a in ins):
+        return None
+    d1, d2 = defs[ins[0]], defs[ins[1]]
+    if d1.prim.name != "scatter_add" or d2.prim.name != "scatter_add":
+        return None
+    a, b = d1.inputs[0], d2.inputs[0]
+    if _freeze(d1.params) != _freeze(d2.params) or a.shape != b.shape or a.dtype != b.dtype:
+        return None
+    if not (ins[0].dtype == ins[1].dtype == e.out.dtype and ins[0].shape == e.out.shape):
+        return None
+    return a, b
+
+
 def _perm(axes, nd):
     return tuple(range(nd))[::-1] if axes is None else tuple(int(a) % nd for a in axes)
 
@@ -164,6 +181,7 @@ def _perm(axes, nd):
 def identities(prog: Program) -> Program:
     """Remove operations that return their input unchanged, and merge chains of layout changes."""
     consts = dict(prog.consts)
+    uses = _uses(prog)
     defs: dict = {}  # Var -> its (rewritten) equation
     subst: dict = {}
     eqs = []
@@ -180,6 +198,14 @@ def identities(prog: Program) -> Program:
             ins = [_as_scalar(a, b, out, consts) for a, b in ((ins[0], ins[1]), (ins[1], ins[0]))]
         keep: object = None  # an operand that equals the result
         prim, params = e.prim, e.params
+        merged = _merge_scatters(e, ins, defs, uses) if name == "add" else None
+        if merged is not None:  # scatter(a, i) + scatter(b, i) = scatter(a + b, i)
+            total = Var(merged[0].shape, merged[0].dtype)
+            se = Equation(P.add, list(merged), total, {})
+            ne = Equation(P.scatter_add, [total], out, dict(defs[ins[0]].params))
+            defs[total], defs[out] = se, ne
+            eqs.extend((se, ne))
+            continue
         if name in ("add", "sub") and _all_equal(ins[1], consts, 0) and _same_type(ins[0], out):
             keep = ins[0]
         elif name == "add" and _all_equal(ins[0], consts, 0) and _same_type(ins[1], out):
@@ -200,6 +226,23 @@ def identities(prog: Program) -> Program:
         elif name == "transpose" and type(ins[0]) is Var:
             perm = _perm(params.get("axes"), out.ndim)
             d = defs.get(ins[0])
+            if (
+                perm == (1, 0)
+                and d is not None
+                and d.prim.name == "matmul"
+                and uses.get(ins[0]) == 1
+                and all(type(a) is Var and a.ndim == 2 for a in d.inputs)
+            ):  # (a @ b).T = b.T @ a.T: the transposes fold into the product or cancel
+                a, b = d.inputs
+                tb, ta = Var(b.shape[::-1], b.dtype), Var(a.shape[::-1], a.dtype)
+                for src, t in ((b, tb), (a, ta)):
+                    te = Equation(P.transpose_p, [src], t, {"axes": (1, 0)})
+                    defs[t] = te
+                    eqs.append(te)
+                ne = Equation(P.matmul, [tb, ta], out, {})
+                defs[out] = ne
+                eqs.append(ne)
+                continue
             if d is not None and d.prim.name == "transpose":
                 inner = _perm(d.params.get("axes"), out.ndim)
                 perm = tuple(inner[p] for p in perm)
