@@ -55,27 +55,28 @@ def dsatur(adjacency) -> np.ndarray:
     ptr = adjacency.indptr.tolist()
     ind = adjacency.indices.tolist()
     deg = np.diff(adjacency.indptr).tolist()
+    span = (max(deg, default=0) + 1) * n
     color = [-1] * n
-    sat: list[set] = [set() for _ in range(n)]
-    heap = [(0, -deg[v], v) for v in range(n)]
+    seen = [0] * n  # the colours among a vertex's neighbours, as bits
+    nseen = [0] * n
+    # one integer per heap entry: most distinct neighbour colours first, then largest degree, then
+    # lowest index
+    heap = [(-deg[v]) * n + v for v in range(n)]
     heapq.heapify(heap)
     pop, push = heapq.heappop, heapq.heappush
     while heap:
-        s, _d, v = pop(heap)
-        seen = sat[v]
-        if color[v] >= 0 or -s != len(seen):
-            continue  # a stale entry: v was coloured, or its saturation has grown since
-        c = 0
-        while c in seen:
-            c += 1
+        v = pop(heap) % n
+        if color[v] >= 0:  # an older entry: a vertex's newest entry has its smallest key
+            continue
+        m = seen[v]
+        c = ((m + 1) & ~m).bit_length() - 1  # the lowest colour no neighbour has
         color[v] = c
+        bit = 1 << c
         for u in ind[ptr[v] : ptr[v + 1]]:
-            if color[u] < 0:
-                su = sat[u]
-                if c not in su:
-                    su.add(c)
-                    push(heap, (-len(su), -deg[u], u))
-        sat[v] = None  # type: ignore[call-overload]
+            if color[u] < 0 and not seen[u] & bit:
+                seen[u] |= bit
+                nseen[u] += 1
+                push(heap, -nseen[u] * span - deg[u] * n + u)
     return np.asarray(color, dtype=np.int64)
 
 

@@ -87,11 +87,15 @@ class SparseJacobian:
             if mode != "reverse":
                 cc = coloring.column_coloring(pattern)
                 kc = int(cc.max()) + 1 if n and pattern.nnz else 0
-            if mode != "forward":
+            # row colouring needs at least as many colours as the densest column has nonzeros
+            col_bound = int(np.bincount(pattern.indices, minlength=n).max()) if pattern.nnz else 0
+            if mode == "reverse" or (mode == "auto" and kc > col_bound):
                 rc = coloring.row_coloring(pattern)
                 kr = int(rc.max()) + 1 if m and pattern.nnz else 0
-            if mode == "auto":
-                mode = "forward" if kc <= kr else "reverse"
+                if mode == "auto":
+                    mode = "forward" if kc <= kr else "reverse"
+            else:
+                mode = "forward"
             if mode == "forward":
                 plan.colors = kc
                 plan.seed = coloring.seed_matrix(cc).reshape((kc,) + x.shape).astype(x.dtype)
