@@ -4,7 +4,8 @@
 - `fold_constants`: equations whose inputs are all constants are computed once, at trace time;
 - `identities`: algebraic identities (x*1, x+0, x-0, x/1, x**1, x**0, --x, double transpose,
   (a @ b).T = b.T @ a.T, reshape
-  or broadcast to the same shape, a cast to the same dtype, stop_gradient, where on an all-true mask),
+  or broadcast to the same shape, a sum over axes of size 1 (a reshape), a cast to the same dtype,
+  stop_gradient, where on an all-true mask),
   and constant arrays of one repeated value written as numbers where broadcasting allows;
 - `cse`: common-subexpression elimination (the same primitive on the same operands and parameters);
 - `rename`: names intermediates v1, v2, ... and constants c1, c2, ... in order.
@@ -256,6 +257,15 @@ def identities(prog: Program) -> Program:
                 ins = [d.inputs[0]]
                 if _same_type(ins[0], out):
                     keep = ins[0]
+        elif name == "sum" and type(ins[0]) is Var and ins[0].dtype == out.dtype:
+            x = ins[0]
+            axes = params.get("axis")
+            axes = range(x.ndim) if axes is None else (axes if isinstance(axes, tuple) else (axes,))
+            if all(x.shape[int(a)] == 1 for a in axes):  # summing size-1 axes only moves values
+                if _same_type(x, out):
+                    keep = x
+                else:
+                    prim, params = P.reshape_p, {"new_shape": out.shape}
         elif name == "where" and _value(ins[0], consts) is not None:
             c = np.asarray(_value(ins[0], consts))
             if c.dtype == bool and c.all() and _same_type(ins[1], out):
