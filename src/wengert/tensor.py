@@ -139,7 +139,8 @@ class Tensor(Arithmetic):
         if type(v) in trace.ABSTRACT_TYPES:  # traced to a program: its error names the line and fixes
             {"bool()": bool, "float()": float, "int()": int}.get(what, np.asarray)(v)
         tr = self._trace
-        if tr is not None and tr is not EAGER:
+        if tr is not None and tr is not EAGER and not trace.is_abstract(self):
+            # (a value traced to a program raises its own ConcretizationError, naming the line)
             raise TypeError(
                 f"{what} on a value traced by a function transform (grad, jvp, jacobian, ...) would "
                 "drop its derivative. Keep it a wengert value (use wengert.where instead of an "
