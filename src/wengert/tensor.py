@@ -135,9 +135,6 @@ class Tensor(Arithmetic):
     def _concrete(self, what: str) -> None:
         """Refuse to turn a value traced by a transform into a Python number: the derivative would be
         silently lost. Eager tensors (and constants) convert freely."""
-        v = raw(self)
-        if type(v) in trace.ABSTRACT_TYPES:  # traced to a program: its error names the line and fixes
-            {"bool()": bool, "float()": float, "int()": int}.get(what, np.asarray)(v)
         tr = self._trace
         if tr is not None and tr is not EAGER and not trace.is_abstract(self):
             # (a value traced to a program raises its own ConcretizationError, naming the line)
