@@ -425,6 +425,51 @@ def cast_cases(draw) -> Case:
     return Case(fn, lambda x: (x.astype(np.float64) ** 2).astype(x.dtype), (x,))
 
 
+def _np_conv(x, w, stride, padding, dilation, groups):
+    """Convolution by a loop over output positions: an independent reference for the primitive."""
+    nd = w.ndim - 2
+    crop = tuple(slice(max(-lo, 0), s - max(-hi, 0)) for s, (lo, hi) in zip(x.shape[2:], padding))
+    x = np.pad(
+        x[(slice(None),) * 2 + crop], [(0, 0)] * 2 + [(max(lo, 0), max(hi, 0)) for lo, hi in padding]
+    )
+    o, cg, kernel = w.shape[0], w.shape[1], w.shape[2:]
+    og = o // groups
+    out = [(s - d * (k - 1) - 1) // m + 1 for s, k, m, d in zip(x.shape[2:], kernel, stride, dilation)]
+    y = np.zeros((x.shape[0], o, *out))
+    for pos in np.ndindex(*out):
+        win = tuple(
+            slice(p * m, p * m + d * (k - 1) + 1, d) for p, m, d, k in zip(pos, stride, dilation, kernel)
+        )
+        for g in range(groups):
+            patch = x[(slice(None), slice(g * cg, (g + 1) * cg)) + win]  # (N, Cg, *kernel)
+            wg = w[g * og : (g + 1) * og]  # (Og, Cg, *kernel)
+            axes = tuple(range(1, nd + 2))
+            y[(slice(None), slice(g * og, (g + 1) * og)) + pos] = np.tensordot(
+                patch, wg, axes=(axes, axes)
+            )
+    return y
+
+
+@st.composite
+def conv_cases(draw) -> Case:
+    """1-d and 2-d convolutions: groups, strides, dilations, and padding (low, high) per axis from -1
+    (a crop) to 2, on small inputs whose every output is at least one window."""
+    nd = draw(st.integers(1, 2))
+    groups, cg, og, n = (draw(st.integers(1, 2)) for _ in range(4))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    padding = tuple((draw(st.integers(-1, 2)), draw(st.integers(-1, 2))) for _ in range(nd))
+    spatial = []
+    for k, d, (lo, hi) in zip(kernel, dilation, padding):
+        least = max(1, d * (k - 1) + 1 - lo - hi, -min(lo, 0) - min(hi, 0) + 1)
+        spatial.append(draw(st.integers(least, least + 3)))
+    x = draw(array((n, groups * cg, *spatial)))
+    w = draw(array((groups * og, cg, *kernel)))
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return Case(lambda x, w: P.conv(x, w, **kw), lambda x, w: _np_conv(x, w, **kw), (x, w))
+
+
 #: One strategy of cases per differentiable primitive of the table.
 STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     **{name: unary(name) for name in UNARY},
@@ -447,6 +492,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "log_softmax": normalised("log_softmax"),
     "cross_entropy": cross_entropy_cases(),
     "cast": cast_cases(),
+    "conv": conv_cases(),
 }
 NAMES = sorted(STRATEGIES)
 

@@ -753,5 +753,141 @@ cast = Structural(
     save_args=False,
 )
 
+# --- convolution: one matrix product over a strided view of the padded input ---------------------
+# x (N, C, *spatial), w (O, C // groups, *kernel) -> (N, O, *out): PyTorch's layout, 1 to 3 spatial axes.
+# `padding` holds (low, high) per spatial axis; a negative entry crops. Both VJPs are convolutions
+# themselves (the input's: of the stride-dilated cotangent with the flipped kernel; the kernel's: of the
+# input with the cotangent as kernel), so every order of derivative is a convolution.
+
+
+def _conv_out(size: int, k: int, stride: int, pad: tuple, dilation: int) -> int:
+    return (size + pad[0] + pad[1] - dilation * (k - 1) - 1) // stride + 1
+
+
+def _pad_crop(x, pads):
+    """x with its trailing len(pads) axes padded with zeros (positive entries) or cropped (negative)."""
+    lead = x.ndim - len(pads)
+    if any(lo < 0 or hi < 0 for lo, hi in pads):
+        crop = tuple(
+            slice(max(-lo, 0), x.shape[lead + i] - max(-hi, 0)) for i, (lo, hi) in enumerate(pads)
+        )
+        x = x[(slice(None),) * lead + crop]
+    if any(lo > 0 or hi > 0 for lo, hi in pads):
+        x = np.pad(x, [(0, 0)] * lead + [(max(lo, 0), max(hi, 0)) for lo, hi in pads])
+    return x
+
+
+def windows(x, kernel: tuple, stride: tuple, dilation: tuple):
+    """A read-only view of x (N, C, *spatial) as (N, C, *out, *kernel): the window each output reads."""
+    nd = len(kernel)
+    sp, st = x.shape[2:], x.strides[2:]
+    out = tuple((s - d * (k - 1) - 1) // m + 1 for s, k, m, d in zip(sp, kernel, stride, dilation))
+    return np.lib.stride_tricks.as_strided(
+        x,
+        x.shape[:2] + out + tuple(kernel),
+        x.strides[:2]
+        + tuple(s * m for s, m in zip(st, stride))
+        + tuple(s * d for s, d in zip(st, dilation)),
+        writeable=False,
+    )[(slice(None),) * (2 + 2 * nd)]
+
+
+def _conv(x, w, stride, padding, dilation, groups):
+    xp = _pad_crop(np.asarray(x), padding)
+    n, o, cg, kernel = xp.shape[0], w.shape[0], w.shape[1], w.shape[2:]
+    nd = len(kernel)
+    win = windows(xp, kernel, stride, dilation)  # (N, C, *out, *kernel), no copy
+    out = win.shape[2 : 2 + nd]
+    win = win.reshape((n, groups, cg) + win.shape[2:])
+    # (groups, N, *out, Cg, *kernel): the reshape below is the one copy (the im2col matrix)
+    perm = (1, 0, *range(3, 3 + nd), 2, *range(3 + nd, 3 + 2 * nd))
+    cols = win.transpose(perm).reshape(groups, n * math.prod(out), cg * math.prod(kernel))
+    wm = w.reshape(groups, o // groups, -1)
+    y = np.matmul(cols, wm.transpose(0, 2, 1))  # (groups, N * out, O // groups)
+    y = y.reshape((groups, n) + out + (o // groups,))
+    y = y.transpose((1, 0, 2 + nd, *range(2, 2 + nd)))
+    return np.ascontiguousarray(y).reshape((n, o) + out)
+
+
+def _conv_vjp_x(g, ans, x, w, stride, padding, dilation, groups):
+    b = _lead(g, ans)
+    nd = ndim(w) - 2
+    o, cg, kernel = shape(w)[0], shape(w)[1], shape(w)[2:]
+    lead = shape(g)[:b]
+    g = reshape(g, (-1,) + shape(g)[b + 1 :])  # batch axes folded into N
+    if any(s > 1 for s in stride):  # dilate the cotangent by the stride: zeros between its entries
+        out = shape(g)[2:]
+        dilated = tuple((m - 1) * s + 1 for m, s in zip(out, stride))
+        g = scatter_add(
+            g,
+            index=(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride),
+            new_shape=shape(g)[:2] + dilated,
+        )
+    pads = []
+    for size, k, m, (lo, hi), d in zip(shape(x)[2:], kernel, stride, padding, dilation):
+        rest = (size + lo + hi - d * (k - 1) - 1) % m  # inputs past the last window get no gradient
+        pads.append((d * (k - 1) - lo, d * (k - 1) - hi + rest))
+    # the kernel flipped, input and output channels swapped within each group
+    wt = getitem(w, index=(slice(None), slice(None)) + (slice(None, None, -1),) * nd)
+    wt = reshape(wt, (groups, o // groups, cg) + kernel)
+    wt = transpose(wt, (0, 2, 1, *range(3, 3 + nd)))
+    wt = reshape(wt, (groups * cg, o // groups) + kernel)
+    dx = conv(g, wt, stride=(1,) * nd, padding=tuple(pads), dilation=tuple(dilation), groups=groups)
+    return reshape(dx, lead + shape(x))
+
+
+def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups):
+    b = _lead(g, ans)
+    lead = shape(g)[:b]
+    nb = math.prod(lead)
+    nd = ndim(w) - 2
+    n, sp = shape(x)[0], shape(x)[2:]
+    o, cg, kernel = shape(w)[0], shape(w)[1], shape(w)[2:]
+    og, out = o // groups, shape(g)[b + 2 :]
+    # the input as a batch of Cg images with groups * N channels; the cotangent as groups * nb * Og
+    # kernels over N channels, dilated by the stride; the result's stride is the kernel's dilation
+    xs = reshape(
+        transpose(reshape(x, (n, groups, cg) + sp), (2, 1, 0, *range(3, 3 + nd))), (cg, groups * n) + sp
+    )
+    gk = reshape(g, (nb, n, groups, og) + out)
+    gk = transpose(gk, (2, 0, 3, 1, *range(4, 4 + nd)))
+    gk = reshape(gk, (groups * nb * og, n) + out)
+    pads = []
+    for size, k, m, (lo, hi), d in zip(sp, kernel, stride, padding, dilation):
+        rest = (size + lo + hi - d * (k - 1) - 1) % m  # trim the inputs no window reads
+        pads.append((lo, hi - rest))
+    dw = conv(xs, gk, stride=tuple(dilation), padding=tuple(pads), dilation=tuple(stride), groups=groups)
+    dw = reshape(dw, (cg, groups, nb, og) + kernel)  # (Cg, G, nb, Og, *kernel)
+    dw = transpose(dw, (2, 1, 3, 0, *range(4, 4 + nd)))
+    return reshape(dw, lead + shape(w))
+
+
+def _conv_jvp(ts, ans, x, w, stride, padding, dilation, groups):
+    tx, tw = ts
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    out = None
+    if tx is not None:
+        b = _lead(tx, x)
+        y = conv(reshape(tx, (-1,) + shape(x)[1:]), w, **kw)
+        out = reshape(y, shape(tx)[:b] + shape(ans))
+    if tw is not None:
+        b = _lead(tw, w)
+        lead = shape(tw)[:b]
+        nb = math.prod(lead)
+        nd = ndim(w) - 2
+        og = shape(w)[0] // groups
+        n, out_sp = shape(ans)[0], shape(ans)[2:]
+        # a batch of kernel tangents as extra output channels of each group
+        k = reshape(tw, (nb, groups, og) + shape(w)[1:])
+        k = reshape(transpose(k, (1, 0, *range(2, 4 + nd))), (groups * nb * og,) + shape(w)[1:])
+        y = reshape(conv(x, k, **kw), (n, groups, nb, og) + out_sp)
+        y = reshape(transpose(y, (2, 0, 1, 3, *range(4, 4 + nd))), lead + shape(ans))
+        out = y if out is None else out + y
+    return out
+
+
+conv = Structural("conv", _conv, vjps=(_conv_vjp_x, _conv_vjp_w), jvp=_conv_jvp)
+
+
 __all__ = [name for name, v in globals().items() if isinstance(v, (Elementwise, Structural, NonDiff))]
 del BOX_TYPES
