@@ -470,6 +470,76 @@ def conv_cases(draw) -> Case:
     return Case(lambda x, w: P.conv(x, w, **kw), lambda x, w: _np_conv(x, w, **kw), (x, w))
 
 
+def _pool_geometry(draw, nd: int):
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    return kernel, stride, dilation
+
+
+@st.composite
+def max_pool_cases(draw) -> Case:
+    """Max pooling over 1 or 2 trailing axes of distinct values (no ties), with -inf padding of at
+    most half the kernel (every window holds an input) and windows that tile or overlap."""
+    nd = draw(st.integers(1, 2))
+    kernel, stride, dilation = _pool_geometry(draw, nd)
+    if draw(st.booleans()):
+        stride, dilation = kernel, (1,) * nd  # windows that tile the input
+    padding = tuple((draw(st.integers(0, k // 2)), draw(st.integers(0, k // 2))) for k in kernel)
+    spatial = tuple(
+        draw(st.integers(d * (k - 1) + 1, d * (k - 1) + 4)) for k, d in zip(kernel, dilation)
+    )
+    lead = draw(shapes(max_dims=2, max_side=2))
+    x = draw(distinct(lead + spatial))
+    kw = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+
+    def ref(x):
+        xp = np.pad(x, [(0, 0)] * len(lead) + list(padding), constant_values=-np.inf)
+        out = [
+            (s - d * (k - 1) - 1) // m + 1
+            for s, k, m, d in zip(xp.shape[-nd:], kernel, stride, dilation)
+        ]
+        y = np.empty(lead + tuple(out))
+        for pos in np.ndindex(*out):
+            win = tuple(
+                slice(p * m, p * m + d * (k - 1) + 1, d)
+                for p, m, d, k in zip(pos, stride, dilation, kernel)
+            )
+            y[(Ellipsis, *pos)] = np.max(xp[(Ellipsis, *win)].reshape(lead + (-1,)), axis=-1)
+        return y
+
+    return Case(lambda x: P.max_pool(x, **kw), ref, (x,))
+
+
+@st.composite
+def pool_scatter_cases(draw) -> Case:
+    """pool_scatter (the VJP of max pooling) called directly, with random weights per kernel offset
+    and windows that tile, overlap or leave inputs uncovered."""
+    nd = draw(st.integers(1, 2))
+    kernel, stride, dilation = _pool_geometry(draw, nd)
+    if draw(st.booleans()):
+        stride, dilation = kernel, (1,) * nd
+    out = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    lead = draw(shapes(max_dims=2, max_side=2))
+    spatial = tuple(
+        (o - 1) * m + d * (k - 1) + 1 + draw(st.integers(0, 1))
+        for o, k, m, d in zip(out, kernel, stride, dilation)
+    )
+    weights = draw(array((math.prod(kernel), *lead, *out)))
+    kw = dict(weights=weights, kernel=kernel, stride=stride, dilation=dilation, new_shape=lead + spatial)
+
+    def ref(g):
+        y = np.zeros(lead + spatial)
+        offsets = list(np.ndindex(*kernel))
+        for pos in np.ndindex(*out):
+            for n, off in enumerate(offsets):
+                at = tuple(p * m + i * d for p, m, i, d in zip(pos, stride, off, dilation))
+                y[(Ellipsis, *at)] += g[(Ellipsis, *pos)] * weights[(n, Ellipsis, *pos)]
+        return y
+
+    return Case(lambda g: P.pool_scatter(g, **kw), ref, (draw(array(lead + out)),))
+
+
 #: One strategy of cases per differentiable primitive of the table.
 STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     **{name: unary(name) for name in UNARY},
@@ -493,6 +563,8 @@ STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "cross_entropy": cross_entropy_cases(),
     "cast": cast_cases(),
     "conv": conv_cases(),
+    "max_pool": max_pool_cases(),
+    "pool_scatter": pool_scatter_cases(),
 }
 NAMES = sorted(STRATEGIES)
 

@@ -10,6 +10,7 @@ closed interval. See docs/primitives.md for the full table with domains.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 
@@ -799,11 +800,18 @@ def _conv(x, w, stride, padding, dilation, groups):
     win = windows(xp, kernel, stride, dilation)  # (N, C, *out, *kernel), no copy
     out = win.shape[2 : 2 + nd]
     win = win.reshape((n, groups, cg) + win.shape[2:])
-    # (groups, N, *out, Cg, *kernel): the reshape below is the one copy (the im2col matrix)
-    perm = (1, 0, *range(3, 3 + nd), 2, *range(3 + nd, 3 + 2 * nd))
-    cols = win.transpose(perm).reshape(groups, n * math.prod(out), cg * math.prod(kernel))
     wm = w.reshape(groups, o // groups, -1)
-    y = np.matmul(cols, wm.transpose(0, 2, 1))  # (groups, N * out, O // groups)
+    k_axes, o_axes = tuple(range(3 + nd, 3 + 2 * nd)), tuple(range(3, 3 + nd))
+    # The reshapes below are the one copy: the im2col matrix. Copying is fastest with the longer of
+    # the output and kernel extents innermost (the kernel is the larger one in a weight gradient).
+    if math.prod(out) >= math.prod(kernel):
+        cols = win.transpose((1, 2, *k_axes, 0, *o_axes))  # (G, Cg, *kernel, N, *out)
+        cols = cols.reshape(groups, cg * math.prod(kernel), n * math.prod(out))
+        y = np.matmul(wm, cols).reshape((o, n) + out)
+        return np.ascontiguousarray(np.swapaxes(y, 0, 1))
+    cols = win.transpose((1, 0, *o_axes, 2, *k_axes))  # (G, N, *out, Cg, *kernel)
+    cols = cols.reshape(groups, n * math.prod(out), cg * math.prod(kernel))
+    y = np.matmul(cols, wm.transpose(0, 2, 1))  # (G, N * out, O / G)
     y = y.reshape((groups, n) + out + (o // groups,))
     y = y.transpose((1, 0, 2 + nd, *range(2, 2 + nd)))
     return np.ascontiguousarray(y).reshape((n, o) + out)
@@ -887,6 +895,136 @@ def _conv_jvp(ts, ans, x, w, stride, padding, dilation, groups):
 
 
 conv = Structural("conv", _conv, vjps=(_conv_vjp_x, _conv_vjp_w), jvp=_conv_jvp)
+
+
+# --- max pooling: the maximum of each window, taken offset by offset over strided slices ----------
+# x (..., *spatial) with windows over the trailing len(kernel) axes; `padding` holds (low, high) per
+# axis and pads with -inf. Tied maxima share the gradient evenly, as in the `max` reduction.
+
+
+def _pool_slices(offset: tuple, kernel_out: tuple, stride: tuple, dilation: tuple) -> tuple:
+    """Per spatial axis, the strided slice of the padded input that kernel `offset` reads."""
+    return tuple(
+        slice(i * d, i * d + m * (o - 1) + 1, m)
+        for i, o, m, d in zip(offset, kernel_out, stride, dilation)
+    )
+
+
+def _pool_pad(x, padding, fill):
+    lead = x.ndim - len(padding)
+    if not any(lo or hi for lo, hi in padding):
+        return x
+    return np.pad(x, [(0, 0)] * lead + list(padding), constant_values=fill)
+
+
+def _max_pool(x, kernel, stride, padding, dilation):
+    xp = _pool_pad(np.asarray(x), padding, -np.inf)
+    nd = len(kernel)
+    out = tuple(
+        (s - d * (k - 1) - 1) // m + 1 for s, k, m, d in zip(xp.shape[-nd:], kernel, stride, dilation)
+    )
+    ans = None
+    for offset in itertools.product(*map(range, kernel)):
+        sl = xp[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        ans = sl.copy() if ans is None else np.maximum(ans, sl, out=ans)
+    return ans
+
+
+def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
+    """(K, *ans.shape): for each of the K kernel offsets, the share of each output's gradient that
+    goes to the element at that offset: 1 at the window's maximum, split evenly among ties. Constants
+    (the rules are linear in g and t)."""
+    a = np.asarray(raw(ans))
+    xp = _pool_pad(np.asarray(raw(x)), padding, -np.inf)
+    out = a.shape[-len(kernel) :]
+    w = np.empty((math.prod(kernel), *a.shape), dtype=a.dtype)
+    for n, offset in enumerate(itertools.product(*map(range, kernel))):
+        sl = xp[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        np.equal(sl, a, out=w[n], casting="unsafe")
+    if np.count_nonzero(w) > a.size:  # ties share evenly
+        w /= w.sum(axis=0)
+    return w
+
+
+def _max_pool_vjp(g, ans, x, kernel, stride, padding, dilation):
+    b = _lead(g, ans)
+    nd = len(kernel)
+    weights = _max_pool_weights(ans, x, kernel, stride, padding, dilation)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[-nd:], padding))
+    dx = pool_scatter(
+        g,
+        weights=weights,
+        kernel=tuple(kernel),
+        stride=tuple(stride),
+        dilation=tuple(dilation),
+        new_shape=shape(g)[:b] + shape(x)[:-nd] + padded,
+    )
+    if any(lo or hi for lo, hi in padding):  # back to x's extent
+        crop = tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, shape(x)[-nd:]))
+        dx = getitem(dx, index=(Ellipsis, *crop))
+    return dx
+
+
+def _max_pool_jvp(ts, ans, x, kernel, stride, padding, dilation):
+    t = ts[0]
+    nd = len(kernel)
+    weights = _max_pool_weights(ans, x, kernel, stride, padding, dilation)
+    if any(lo or hi for lo, hi in padding):
+        inner = tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, shape(x)[-nd:]))
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[-nd:], padding))
+        t = scatter_add(t, index=(Ellipsis, *inner), new_shape=shape(t)[: ndim(t) - nd] + padded)
+    return _pool_gather(t, weights, kernel, stride, dilation, shape(ans)[-nd:])
+
+
+def _pool_gather(c, weights, kernel, stride, dilation, out):
+    """The sum over kernel offsets k of c's strided slice at offset k times weights[k]: the
+    transpose of pool_scatter."""
+    res = None
+    weights = np.asarray(weights).astype(np.result_type(raw(c)), copy=False)  # c's precision
+    for n, offset in enumerate(itertools.product(*map(range, kernel))):
+        part = getitem(c, index=(Ellipsis, *_pool_slices(offset, out, stride, dilation))) * weights[n]
+        res = part if res is None else res + part
+    return res
+
+
+def _pool_scatter(g, weights, kernel, stride, dilation, new_shape):
+    nd = len(kernel)
+    out = g.shape[-nd:]
+    tiles = tuple(stride) == tuple(kernel) and all(d == 1 for d in dilation)
+    covered = tiles and all(o * k == s for o, k, s in zip(out, kernel, new_shape[-nd:]))
+    dx = (np.empty if covered else np.zeros)(new_shape, dtype=g.dtype)
+    for n, offset in enumerate(itertools.product(*map(range, kernel))):
+        dst = dx[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        if tiles:  # each input element is in one window: write, do not accumulate
+            np.multiply(g, weights[n], out=dst)
+        else:
+            dst += g * weights[n]
+    return dx
+
+
+max_pool = Structural("max_pool", _max_pool, vjps=(_max_pool_vjp,), jvp=_max_pool_jvp, save_ans=True)
+
+# g (..., *out) spread back over the windows it came from: the strided slice of each kernel offset,
+# in a zero array of `new_shape`, receives g times that offset's `weights` (overlaps add up). It is
+# the VJP of max pooling; linear in g, and its transpose gathers the same slices.
+pool_scatter = Structural(
+    "pool_scatter",
+    _pool_scatter,
+    vjps=(
+        lambda c, ans, g, weights, kernel, stride, dilation, new_shape: _pool_gather(
+            c, weights, kernel, stride, dilation, shape(g)[-len(kernel) :]
+        ),
+    ),
+    jvp=lambda ts, ans, g, weights, kernel, stride, dilation, new_shape: pool_scatter(
+        ts[0],
+        weights=weights,
+        kernel=kernel,
+        stride=stride,
+        dilation=dilation,
+        new_shape=shape(ts[0])[: _lead(ts[0], g)] + tuple(new_shape),
+    ),
+    save_args=False,
+)
 
 
 __all__ = [name for name, v in globals().items() if isinstance(v, (Elementwise, Structural, NonDiff))]

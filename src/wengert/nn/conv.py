@@ -179,20 +179,6 @@ def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int
     return out
 
 
-def _tiles(shp, kernel, stride, pad, dil, ceil_mode) -> bool:
-    """True when the windows tile the input without overlap or padding (a reshape gives them)."""
-    return kernel == stride and pad == (0, 0) and dil == (1, 1) and not ceil_mode
-
-
-def _tiled(x, kernel):
-    """x (N, C, H, W) cropped to whole windows and reshaped to (N, C, H', kH, W', kW)."""
-    n, c, h, w = np.shape(raw(x))
-    ho, wo = h // kernel[0], w // kernel[1]
-    if (ho * kernel[0], wo * kernel[1]) != (h, w):
-        x = x[:, :, : ho * kernel[0], : wo * kernel[1]]
-    return ops.reshape(x, (n, c, ho, kernel[0], wo, kernel[1]))
-
-
 def max_pool2d(
     input: Any,
     kernel_size: IntOrTuple,
@@ -209,7 +195,7 @@ def max_pool2d(
         raise ValueError("max_pool2d: return_indices=True is not supported")
     x, squeeze = _batched(input, 2, "max_pool2d")
     kernel, stride_, pad, dil = _pool_args(x, kernel_size, stride, padding, dilation, "max_pool2d")
-    n, c, h, w = np.shape(raw(x))
+    h, w = np.shape(raw(x))[2:]
     out = [
         _pool_out(s, k, m, p, d, ceil_mode) for s, k, m, p, d in zip((h, w), kernel, stride_, pad, dil)
     ]
@@ -217,29 +203,12 @@ def max_pool2d(
         raise ValueError(
             f"max_pool2d: kernel {kernel} is larger than the padded input of shape {(h, w)}"
         )
-    if _tiles((h, w), kernel, stride_, pad, dil, ceil_mode):
-        return _unbatched(ops.max(_tiled(x, kernel), axis=(3, 5)), squeeze)
-    # general windows: gather each window's elements (padding reads a -inf), then reduce
-    idx = []
-    for o, k, m, p, d in zip(out, kernel, stride_, pad, dil):
-        i = np.arange(o)[:, None] * m + np.arange(k)[None, :] * d - p  # (out, k), -1 etc. in padding
-        idx.append(i)
-    hi_h, hi_w = (int(i.max()) + 1 for i in idx)
-    lo_h, lo_w = pad
-    ph, pw = max(h + lo_h, hi_h + lo_h), max(w + lo_w, hi_w + lo_w)
-    fill = np.full((ph, pw), -np.inf, dtype=np.result_type(raw(x)))
-    fill[lo_h : lo_h + h, lo_w : lo_w + w] = 0
-    xp = (
-        P.scatter_add(
-            x,
-            index=(slice(None), slice(None), slice(lo_h, lo_h + h), slice(lo_w, lo_w + w)),
-            new_shape=(n, c, ph, pw),
-        )
-        + fill
-    )
-    ih, iw = idx[0] + lo_h, idx[1] + lo_w
-    win = xp[:, :, ih[:, None, :, None], iw[None, :, None, :]]  # (N, C, oH, oW, kH, kW)
-    return _unbatched(ops.max(win, axis=(4, 5)), squeeze)
+    pads = []
+    for size, o, k, m, p, d in zip((h, w), out, kernel, stride_, pad, dil):
+        # ceil_mode: pad the high side so that the last (partial) window exists
+        pads.append((p, max(p, (o - 1) * m + d * (k - 1) + 1 - size - p)))
+    y = P.max_pool(x, kernel=kernel, stride=stride_, padding=tuple(pads), dilation=dil)
+    return _unbatched(y, squeeze)
 
 
 def avg_pool2d(
@@ -270,15 +239,23 @@ def avg_pool2d(
     dt = np.result_type(raw(x))
     if not np.issubdtype(dt, np.floating):
         dt = np.dtype(np.float32)
-    if _tiles((h, w), kernel, stride_, pad, (1, 1), False):
-        total = ops.sum(_tiled(x, kernel), axis=(3, 5))
-    else:  # a depthwise convolution with a kernel of ones
-        ones = np.ones((1, 1, *kernel), dtype=dt)
-        flat = ops.reshape(x, (n * c, 1, h, w))
-        total = P.conv(
-            flat, ones, stride=stride_, padding=tuple((p, p) for p in pad), dilation=(1, 1), groups=1
+    # the sum of each window, kernel offset by offset over strided slices of the zero-padded input
+    xp = x
+    if pad != (0, 0):
+        xp = P.scatter_add(
+            x,
+            index=(Ellipsis, slice(pad[0], pad[0] + h), slice(pad[1], pad[1] + w)),
+            new_shape=(n, c, h + 2 * pad[0], w + 2 * pad[1]),
         )
-        total = ops.reshape(total, (n, c, *out))
+    total = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            sl = (
+                slice(i, i + stride_[0] * (out[0] - 1) + 1, stride_[0]),
+                slice(j, j + stride_[1] * (out[1] - 1) + 1, stride_[1]),
+            )
+            part = xp[(Ellipsis, *sl)]
+            total = part if total is None else total + part
     if divisor_override is not None:
         divisor: Any = dt.type(divisor_override)
     elif count_include_pad or pad == (0, 0):
