@@ -6,7 +6,7 @@ also available here directly (`wengert.nn.mse_loss`).
 """
 
 from . import functional, init
-from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, MaxPool2d
+from .conv import CNN, AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .layers import (
     ACTIVATIONS,
     MLP,

@@ -25,6 +25,7 @@ from . import init as _init
 from .module import Module, Parameter
 
 __all__ = [
+    "CNN",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "Conv1d",
@@ -492,3 +493,46 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class CNN(Module):
+    """A small convolutional classifier for square single-channel images (MNIST's 28 x 28): two
+    blocks of 3 x 3 convolution (padding 1), ReLU and 2 x 2 max pooling, then one linear layer to the
+    class logits. It accepts images of shape (N, C, H, W) or flattened to (N, C * H * W).
+
+    Parameters are PyTorch's defaults (`Conv2d`, `Linear` with init="torch"); the state-dict keys are
+    conv1.weight, conv1.bias, conv2.weight, conv2.bias, fc.weight, fc.bias.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (16, 32),
+        num_classes: int = 10,
+        image_size: int = 28,
+        in_channels: int = 1,
+        seed: _init.Seed = None,
+    ) -> None:
+        super().__init__()
+        from .layers import Linear
+
+        c1, c2 = (int(c) for c in channels)
+        if image_size < 4:
+            raise ValueError(f"CNN: image_size must be at least 4, got {image_size}")
+        rng = _init.rng(seed)
+        self.image_size, self.in_channels = int(image_size), int(in_channels)
+        self.channels = (c1, c2)
+        self.conv1 = Conv2d(in_channels, c1, 3, padding=1, seed=rng)
+        self.conv2 = Conv2d(c1, c2, 3, padding=1, seed=rng)
+        side = image_size // 2 // 2
+        self.fc = Linear(c2 * side * side, num_classes, init="torch", seed=rng)
+
+    def forward(self, x: Any) -> Tensor:
+        n = np.shape(raw(x))[0]
+        if len(np.shape(raw(x))) == 2:
+            x = ops.reshape(x, (n, self.in_channels, self.image_size, self.image_size))
+        x = max_pool2d(ops.relu(self.conv1(x)), 2)
+        x = max_pool2d(ops.relu(self.conv2(x)), 2)
+        return self.fc(ops.reshape(x, (n, -1)))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, image_size={self.image_size}"
