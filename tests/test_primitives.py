@@ -214,12 +214,12 @@ POOL_CASES = [  # kernel, stride, padding, dilation
 
 
 @pytest.mark.parametrize("case", POOL_CASES, ids=str)
-def test_max_pool_and_its_vjp_pool_scatter(case):
+def test_max_pool_and_its_vjp_fold(case):
     kernel, stride, padding, dilation = case
     shape = (2, 3, 5, 7)[: 2 + len(kernel)]
     x = R.permutation(np.prod(shape)).reshape(shape) * 0.3  # distinct values: no ties
     f = lambda x: P.max_pool(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-    check_grads(f, x, order=3)  # orders 2 and 3 check pool_scatter and its transpose
+    check_grads(f, x, order=3)  # orders 2 and 3 check fold and its transpose
     np.testing.assert_allclose(W.jacfwd(f)(x), W.jacrev(f)(x))
 
 
@@ -259,7 +259,7 @@ def test_every_primitive_of_the_table_is_covered():
         "cast",
         "conv",
         "max_pool",
-        "pool_scatter",
+        "fold",
     }
     table = {
         p.name

@@ -512,9 +512,9 @@ def max_pool_cases(draw) -> Case:
 
 
 @st.composite
-def pool_scatter_cases(draw) -> Case:
-    """pool_scatter (the VJP of max pooling) called directly, with random weights per kernel offset
-    and windows that tile, overlap or leave inputs uncovered."""
+def fold_cases(draw) -> Case:
+    """fold (col2im, the end of the transposed convolution and of max pooling's VJP) called directly:
+    windows that tile, overlap or leave inputs uncovered."""
     nd = draw(st.integers(1, 2))
     kernel, stride, dilation = _pool_geometry(draw, nd)
     if draw(st.booleans()):
@@ -525,19 +525,17 @@ def pool_scatter_cases(draw) -> Case:
         (o - 1) * m + d * (k - 1) + 1 + draw(st.integers(0, 1))
         for o, k, m, d in zip(out, kernel, stride, dilation)
     )
-    weights = draw(array((math.prod(kernel), *lead, *out)))
-    kw = dict(weights=weights, kernel=kernel, stride=stride, dilation=dilation, new_shape=lead + spatial)
+    kw = dict(kernel=kernel, stride=stride, dilation=dilation, new_shape=lead + spatial)
 
-    def ref(g):
+    def ref(cols):
         y = np.zeros(lead + spatial)
-        offsets = list(np.ndindex(*kernel))
         for pos in np.ndindex(*out):
-            for n, off in enumerate(offsets):
+            for n, off in enumerate(np.ndindex(*kernel)):
                 at = tuple(p * m + i * d for p, m, i, d in zip(pos, stride, off, dilation))
-                y[(Ellipsis, *at)] += g[(Ellipsis, *pos)] * weights[(n, Ellipsis, *pos)]
+                y[(Ellipsis, *at)] += cols[(Ellipsis, n, *pos)]
         return y
 
-    return Case(lambda g: P.pool_scatter(g, **kw), ref, (draw(array(lead + out)),))
+    return Case(lambda c: P.fold(c, **kw), ref, (draw(array(lead + (math.prod(kernel),) + out)),))
 
 
 #: One strategy of cases per differentiable primitive of the table.
@@ -564,7 +562,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "cast": cast_cases(),
     "conv": conv_cases(),
     "max_pool": max_pool_cases(),
-    "pool_scatter": pool_scatter_cases(),
+    "fold": fold_cases(),
 }
 NAMES = sorted(STRATEGIES)
 

@@ -817,31 +817,40 @@ def _conv(x, w, stride, padding, dilation, groups):
     return np.ascontiguousarray(y).reshape((n, o) + out)
 
 
+def _unpad(dx, padding, sizes):
+    """From the padded extent back to the input's: padding dropped, cropped parts restored as zeros."""
+    nd = len(padding)
+    ext = shape(dx)[-nd:]
+    if any(lo > 0 or hi > 0 for lo, hi in padding):
+        keep = tuple(slice(max(lo, 0), e - max(hi, 0)) for (lo, hi), e in zip(padding, ext))
+        dx = getitem(dx, index=(Ellipsis, *keep))
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+        at = tuple(slice(max(-lo, 0), s - max(-hi, 0)) for (lo, hi), s in zip(padding, sizes))
+        dx = scatter_add(dx, index=(Ellipsis, *at), new_shape=shape(dx)[:-nd] + tuple(sizes))
+    return dx
+
+
 def _conv_vjp_x(g, ans, x, w, stride, padding, dilation, groups):
+    # the transposed convolution: each output's cotangent times the kernel (one matrix product), added
+    # back into the window that output read (fold); its buffer is the size of the forward's im2col
     b = _lead(g, ans)
-    nd = ndim(w) - 2
     o, cg, kernel = shape(w)[0], shape(w)[1], shape(w)[2:]
-    lead = shape(g)[:b]
-    g = reshape(g, (-1,) + shape(g)[b + 1 :])  # batch axes folded into N
-    if any(s > 1 for s in stride):  # dilate the cotangent by the stride: zeros between its entries
-        out = shape(g)[2:]
-        dilated = tuple((m - 1) * s + 1 for m, s in zip(out, stride))
-        g = scatter_add(
-            g,
-            index=(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride),
-            new_shape=shape(g)[:2] + dilated,
-        )
-    pads = []
-    for size, k, m, (lo, hi), d in zip(shape(x)[2:], kernel, stride, padding, dilation):
-        rest = (size + lo + hi - d * (k - 1) - 1) % m  # inputs past the last window get no gradient
-        pads.append((d * (k - 1) - lo, d * (k - 1) - hi + rest))
-    # the kernel flipped, input and output channels swapped within each group
-    wt = getitem(w, index=(slice(None), slice(None)) + (slice(None, None, -1),) * nd)
-    wt = reshape(wt, (groups, o // groups, cg) + kernel)
-    wt = transpose(wt, (0, 2, 1, *range(3, 3 + nd)))
-    wt = reshape(wt, (groups * cg, o // groups) + kernel)
-    dx = conv(g, wt, stride=(1,) * nd, padding=tuple(pads), dilation=tuple(dilation), groups=groups)
-    return reshape(dx, lead + shape(x))
+    og, kk = o // groups, math.prod(kernel)
+    lead, out = shape(g)[:b], shape(ans)[2:]
+    n, m = math.prod(lead) * shape(ans)[0], math.prod(out)
+    # per image and group: (Cg K, Og) @ (Og, out), batched over N and groups (no copy of g)
+    wm = transpose(reshape(w, (groups, og, cg * kk)), (0, 2, 1))
+    cols = matmul(wm, reshape(g, (n, groups, og, m)))  # (N, groups, Cg K, out)
+    cols = reshape(cols, (n, groups * cg, kk) + out)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[2:], padding))
+    dx = fold(
+        cols,
+        kernel=tuple(kernel),
+        stride=tuple(stride),
+        dilation=tuple(dilation),
+        new_shape=(n, groups * cg) + padded,
+    )
+    return reshape(_unpad(dx, padding, shape(x)[2:]), lead + shape(x))
 
 
 def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups):
@@ -931,38 +940,37 @@ def _max_pool(x, kernel, stride, padding, dilation):
 
 
 def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
-    """(K, *ans.shape): for each of the K kernel offsets, the share of each output's gradient that
-    goes to the element at that offset: 1 at the window's maximum, split evenly among ties. Constants
-    (the rules are linear in g and t)."""
+    """(..., K, *out): for each of the K kernel offsets, the share of each output's gradient that goes
+    to the element at that offset: 1 at the window's maximum, split evenly among ties. Constants (the
+    rules are linear in g and t)."""
     a = np.asarray(raw(ans))
+    nd = len(kernel)
     xp = _pool_pad(np.asarray(raw(x)), padding, -np.inf)
-    out = a.shape[-len(kernel) :]
-    w = np.empty((math.prod(kernel), *a.shape), dtype=a.dtype)
+    out = a.shape[-nd:]
+    w = np.empty(a.shape[:-nd] + (math.prod(kernel),) + out, dtype=a.dtype)
     for n, offset in enumerate(itertools.product(*map(range, kernel))):
         sl = xp[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
-        np.equal(sl, a, out=w[n], casting="unsafe")
+        np.equal(sl, a, out=w[(Ellipsis, n) + (slice(None),) * nd], casting="unsafe")
     if np.count_nonzero(w) > a.size:  # ties share evenly
-        w /= w.sum(axis=0)
+        w /= w.sum(axis=-nd - 1, keepdims=True)
     return w
 
 
 def _max_pool_vjp(g, ans, x, kernel, stride, padding, dilation):
     b = _lead(g, ans)
     nd = len(kernel)
+    out = shape(ans)[-nd:]
     weights = _max_pool_weights(ans, x, kernel, stride, padding, dilation)
+    spread = reshape(g, shape(g)[:-nd] + (1,) + out) * weights  # (..., K, *out)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[-nd:], padding))
-    dx = pool_scatter(
-        g,
-        weights=weights,
+    dx = fold(
+        spread,
         kernel=tuple(kernel),
         stride=tuple(stride),
         dilation=tuple(dilation),
         new_shape=shape(g)[:b] + shape(x)[:-nd] + padded,
     )
-    if any(lo or hi for lo, hi in padding):  # back to x's extent
-        crop = tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, shape(x)[-nd:]))
-        dx = getitem(dx, index=(Ellipsis, *crop))
-    return dx
+    return _unpad(dx, padding, shape(x)[-nd:])
 
 
 def _max_pool_jvp(ts, ans, x, kernel, stride, padding, dilation):
@@ -973,55 +981,55 @@ def _max_pool_jvp(ts, ans, x, kernel, stride, padding, dilation):
         inner = tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, shape(x)[-nd:]))
         padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[-nd:], padding))
         t = scatter_add(t, index=(Ellipsis, *inner), new_shape=shape(t)[: ndim(t) - nd] + padded)
-    return _pool_gather(t, weights, kernel, stride, dilation, shape(ans)[-nd:])
+    return sum_(_unfold(t, kernel, stride, dilation, shape(ans)[-nd:]) * weights, axis=-nd - 1)
 
 
-def _pool_gather(c, weights, kernel, stride, dilation, out):
-    """The sum over kernel offsets k of c's strided slice at offset k times weights[k]: the
-    transpose of pool_scatter."""
-    res = None
-    weights = np.asarray(weights).astype(np.result_type(raw(c)), copy=False)  # c's precision
-    for n, offset in enumerate(itertools.product(*map(range, kernel))):
-        part = getitem(c, index=(Ellipsis, *_pool_slices(offset, out, stride, dilation))) * weights[n]
-        res = part if res is None else res + part
-    return res
-
-
-def _pool_scatter(g, weights, kernel, stride, dilation, new_shape):
+def _unfold(c, kernel, stride, dilation, out):
+    """(..., K, *out): the strided slice of c that each of the K kernel offsets reads (im2col, the
+    transpose of fold)."""
     nd = len(kernel)
-    out = g.shape[-nd:]
+    parts = []
+    for offset in itertools.product(*map(range, kernel)):
+        part = getitem(c, index=(Ellipsis, *_pool_slices(offset, out, stride, dilation)))
+        parts.append(reshape(part, shape(part)[:-nd] + (1,) + tuple(out)))
+    return parts[0] if len(parts) == 1 else concatenate(*parts, axis=-nd - 1)
+
+
+def _fold(cols, kernel, stride, dilation, new_shape):
+    nd = len(kernel)
+    out = cols.shape[-nd:]
     tiles = tuple(stride) == tuple(kernel) and all(d == 1 for d in dilation)
     covered = tiles and all(o * k == s for o, k, s in zip(out, kernel, new_shape[-nd:]))
-    dx = (np.empty if covered else np.zeros)(new_shape, dtype=g.dtype)
+    y = (np.empty if covered else np.zeros)(new_shape, dtype=cols.dtype)
     for n, offset in enumerate(itertools.product(*map(range, kernel))):
-        dst = dx[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
-        if tiles:  # each input element is in one window: write, do not accumulate
-            np.multiply(g, weights[n], out=dst)
+        src = cols[(Ellipsis, n) + (slice(None),) * nd]
+        dst = y[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        if tiles:  # each element is in one window: copy, do not accumulate
+            dst[...] = src
         else:
-            dst += g * weights[n]
-    return dx
+            dst += src
+    return y
 
 
 max_pool = Structural("max_pool", _max_pool, vjps=(_max_pool_vjp,), jvp=_max_pool_jvp, save_ans=True)
 
-# g (..., *out) spread back over the windows it came from: the strided slice of each kernel offset,
-# in a zero array of `new_shape`, receives g times that offset's `weights` (overlaps add up). It is
-# the VJP of max pooling; linear in g, and its transpose gathers the same slices.
-pool_scatter = Structural(
-    "pool_scatter",
-    _pool_scatter,
+# fold (col2im): cols (..., K, *out) added into a zero array of `new_shape`, the values of kernel
+# offset k at the strided slice that offset reads (overlapping windows add up). The transposed
+# convolution and max pooling's VJP end in it; its transpose (unfold, im2col) gathers the slices.
+fold = Structural(
+    "fold",
+    _fold,
     vjps=(
-        lambda c, ans, g, weights, kernel, stride, dilation, new_shape: _pool_gather(
-            c, weights, kernel, stride, dilation, shape(g)[-len(kernel) :]
+        lambda c, ans, cols, kernel, stride, dilation, new_shape: _unfold(
+            c, kernel, stride, dilation, shape(cols)[-len(kernel) :]
         ),
     ),
-    jvp=lambda ts, ans, g, weights, kernel, stride, dilation, new_shape: pool_scatter(
+    jvp=lambda ts, ans, cols, kernel, stride, dilation, new_shape: fold(
         ts[0],
-        weights=weights,
         kernel=kernel,
         stride=stride,
         dilation=dilation,
-        new_shape=shape(ts[0])[: _lead(ts[0], g)] + tuple(new_shape),
+        new_shape=shape(ts[0])[: _lead(ts[0], cols)] + tuple(new_shape),
     ),
     save_args=False,
 )
