@@ -233,10 +233,10 @@ def _tracemalloc_peak(x, w, g, k) -> int:
 def _measure_in_child(system: str, size: tuple) -> int | None:
     if not os.path.exists("/proc/self/clear_refs"):
         return None
+    here = os.path.dirname(os.path.abspath(__file__))
     code = (
-        "import sys, json; sys.path.insert(0, %r); import cnn; "
-        "print(json.dumps(cnn._peak_rss_growth(%r, %r)))"  # noqa: UP031
-        % (os.path.dirname(__file__), system, tuple(size))
+        f"import sys, json; sys.path.insert(0, {here!r}); import cnn; "
+        f"print(json.dumps(cnn._peak_rss_growth({system!r}, {tuple(size)!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(json.loads(out.stdout.strip().splitlines()[-1]))
