@@ -354,6 +354,22 @@ def test_bad_input_names_the_op_and_shapes(call, message):
         call()
 
 
+@pytest.mark.slow
+def test_pytorch_mnist_example_port_runs(tmp_path, monkeypatch):
+    """examples/mnist_cnn.py --dry-run: one training batch, a test pass, a saved model."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "mnist_cnn.py"
+    spec = importlib.util.spec_from_file_location("mnist_cnn_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    monkeypatch.chdir(tmp_path)
+    accuracy = example.main(["--dry-run", "--save-model"])
+    assert 0.15 < accuracy <= 1.0  # one Adadelta step already beats chance (0.1)
+    state = W.load(tmp_path / "mnist_cnn.wgt")
+    assert sorted(state) == sorted(example.Net().state_dict())
+
+
 def regenerate() -> None:
     """Write the reference file from PyTorch (float64)."""
     import torch
