@@ -51,6 +51,24 @@ CONV_SIZES = [
 ]
 
 
+def _limit_threads() -> None:
+    """Apply --threads (passed to child processes through the environment) to numpy and PyTorch."""
+    n = int(os.environ.get("CNN_BENCH_THREADS", "0"))
+    try:
+        import torch
+
+        torch.set_num_threads(n or os.cpu_count() or 1)
+    except ImportError:
+        pass
+    if n:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(n)
+        except ImportError:
+            print("(threadpoolctl not installed: numpy keeps its BLAS threads)")
+
+
 def machine() -> str:
     """CPU model, core count, load and library versions: printed above every table."""
     cpu = platform.processor() or platform.machine()
@@ -64,6 +82,15 @@ def machine() -> str:
         import torch
 
         tv = f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
+        try:
+            from threadpoolctl import threadpool_info
+
+            blas = ", ".join(
+                f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
+            )
+            tv += f", numpy BLAS: {blas}"
+        except ImportError:
+            pass
     except ImportError:
         tv = "PyTorch not installed"
     return (
@@ -120,7 +147,6 @@ def throughput(steps: int, rounds: int) -> None:
     try:
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
         tnet = torch_cnn(nn.CNN(seed=0))
         topt = torch.optim.SGD(tnet.parameters(), lr=LR, momentum=MOMENTUM)
         tdata = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in data]
@@ -200,10 +226,7 @@ def _peak_rss_growth(system: str, size: tuple) -> int:
     (measured in this fresh process after a warm-up call)."""
     x, w, g = _conv_inputs(*size)
     run = (_wengert_step if system == "wengert" else _torch_step)(x, w, g, size[-1])
-    if system == "torch":
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
+    _limit_threads()
     run()  # warm-up: lazy initialisation is not the op's memory
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current resident size
@@ -244,9 +267,8 @@ def _measure_in_child(system: str, size: tuple) -> int | None:
 
 def conv_table(quick: bool) -> None:
     try:
-        import torch
+        import torch  # noqa: F401
 
-        torch.set_num_threads(os.cpu_count() or 1)
         have_torch = True
     except ImportError:
         have_torch = False
@@ -298,7 +320,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer conv2d sizes")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-conv", action="store_true")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS threads of numpy and PyTorch alike (default: all cores); 1 steadies a busy machine",
+    )
     args = parser.parse_args()
+    if args.threads:
+        os.environ["CNN_BENCH_THREADS"] = str(args.threads)  # for the memory-measuring children
+    _limit_threads()
     print(machine())
     if not args.skip_training:
         throughput(args.steps, args.rounds)
