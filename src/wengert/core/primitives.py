@@ -805,10 +805,10 @@ def _conv(x, w, stride, padding, dilation, groups):
     # The reshapes below are the one copy: the im2col matrix. Copying is fastest with the longer of
     # the output and kernel extents innermost (the kernel is the larger one in a weight gradient).
     if math.prod(out) >= math.prod(kernel):
-        cols = win.transpose((1, 2, *k_axes, 0, *o_axes))  # (G, Cg, *kernel, N, *out)
-        cols = cols.reshape(groups, cg * math.prod(kernel), n * math.prod(out))
-        y = np.matmul(wm, cols).reshape((o, n) + out)
-        return np.ascontiguousarray(np.swapaxes(y, 0, 1))
+        # per image and group: (O / G, Cg K) @ (Cg K, out), batched; the result is NCHW already
+        cols = win.transpose((0, 1, 2, *k_axes, *o_axes))  # (N, G, Cg, *kernel, *out)
+        cols = cols.reshape(n, groups, cg * math.prod(kernel), math.prod(out))
+        return np.matmul(wm, cols).reshape((n, o) + out)
     cols = win.transpose((1, 0, *o_axes, 2, *k_axes))  # (G, N, *out, Cg, *kernel)
     cols = cols.reshape(groups, n * math.prod(out), cg * math.prod(kernel))
     y = np.matmul(cols, wm.transpose(0, 2, 1))  # (G, N * out, O / G)
