@@ -158,7 +158,7 @@ def conv2d(
 # --- pooling --------------------------------------------------------------------------------------
 
 
-def _pool_args(x, kernel_size, stride, padding, dilation, name):
+def _pool_args(kernel_size, stride, padding, dilation, name):
     kernel = _tuple(kernel_size, 2, "kernel_size", name)
     stride_ = kernel if stride is None or stride == () else _tuple(stride, 2, "stride", name)
     pad = _tuple(padding, 2, "padding", name, minimum=0)
@@ -195,7 +195,7 @@ def max_pool2d(
     if return_indices:
         raise ValueError("max_pool2d: return_indices=True is not supported")
     x, squeeze = _batched(input, 2, "max_pool2d")
-    kernel, stride_, pad, dil = _pool_args(x, kernel_size, stride, padding, dilation, "max_pool2d")
+    kernel, stride_, pad, dil = _pool_args(kernel_size, stride, padding, dilation, "max_pool2d")
     h, w = np.shape(raw(x))[2:]
     out = [
         _pool_out(s, k, m, p, d, ceil_mode) for s, k, m, p, d in zip((h, w), kernel, stride_, pad, dil)
@@ -226,7 +226,7 @@ def avg_pool2d(
     if ceil_mode:
         raise ValueError("avg_pool2d: ceil_mode=True is not supported")
     x, squeeze = _batched(input, 2, "avg_pool2d")
-    kernel, stride_, pad, _ = _pool_args(x, kernel_size, stride, padding, 1, "avg_pool2d")
+    kernel, stride_, pad, _ = _pool_args(kernel_size, stride, padding, 1, "avg_pool2d")
     n, c, h, w = np.shape(raw(x))
     out = [_pool_out(s, k, m, p, 1, False) for s, k, m, p in zip((h, w), kernel, stride_, pad)]
     if any(o < 1 for o in out):
