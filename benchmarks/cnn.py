@@ -274,14 +274,19 @@ def conv_table(quick: bool) -> None:
         have_torch = False
     print("\n## conv2d forward + backward (input and weight gradients), float32, padding k // 2")
     print(
-        "time: median of 7 blocks (min-max); memory: peak resident growth over one call, fresh process\n"
+        "time: median of 7 blocks, the systems taking turns (min-max); "
+        "memory: peak resident growth over one call, fresh process\n"
     )
     rows = []
     mb = 1 / 2**20
     for size in CONV_SIZES[:3] if quick else CONV_SIZES:
         n, cin, cout, hw, k = size
         x, w, g = _conv_inputs(*size)
-        tw = _time_spread(_wengert_step(x, w, g, k))
+        fns = {"wengert": _wengert_step(x, w, g, k)}
+        if have_torch:
+            fns["torch"] = _torch_step(x, w, g, k)
+        spread = _time_interleaved(fns)
+        tw = spread["wengert"]
         im2col = n * hw * hw * cin * k * k * 4
         traced = _tracemalloc_peak(x, w, g, k)
         rss_w = _measure_in_child("wengert", size)
@@ -290,7 +295,7 @@ def conv_table(quick: bool) -> None:
             f"{tw[0] * 1e3:.2f} ({tw[1] * 1e3:.2f}-{tw[2] * 1e3:.2f})",
         ]
         if have_torch:
-            tt = _time_spread(_torch_step(x, w, g, k))
+            tt = spread["torch"]
             rss_t = _measure_in_child("torch", size)
             row += [f"{tt[0] * 1e3:.2f} ({tt[1] * 1e3:.2f}-{tt[2] * 1e3:.2f})", f"{tt[0] / tw[0]:.2f}"]
         row += [f"{im2col * mb:.1f}", f"{traced * mb:.1f} ({traced / im2col:.1f}x)"]
@@ -308,9 +313,14 @@ def conv_table(quick: bool) -> None:
     print("\n'speed vs PyTorch' is PyTorch's time / wengert's (above 1: wengert faster).")
 
 
-def _time_spread(fn, repeats: int = 7) -> tuple[float, float, float]:
-    samples = [time_per_call(fn, min_time=0.1, repeats=1) for _ in range(repeats)]
-    return statistics.median(samples), min(samples), max(samples)
+def _time_interleaved(fns: dict, repeats: int = 7) -> dict[str, tuple[float, float, float]]:
+    """(median, min, max) seconds per call of each function over `repeats` blocks; the systems take
+    turns block by block, so a change in the machine's load reaches them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            samples[name].append(time_per_call(fn, min_time=0.05, repeats=1))
+    return {n: (statistics.median(v), min(v), max(v)) for n, v in samples.items()}
 
 
 def main() -> None:
