@@ -30,3 +30,4 @@ from .losses import (
 from .module import IncompatibleKeys, Module, Parameter, is_parameter
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .scalar import Layer, Neuron
+from .stateless import functional_call, parameter_arrays
