@@ -950,8 +950,10 @@ def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
     """(..., K, *out): for each of the K kernel offsets, the share of each output's gradient that goes
     to the element at that offset: 1 at the window's maximum, split evenly among ties. Constants (the
     rules are linear in g and t)."""
-    a = np.asarray(raw(ans))
     nd = len(kernel)
+    if is_abstract(ans) or is_abstract(x):  # traced to a program: the same, in primitives
+        return _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation)
+    a = np.asarray(raw(ans))
     xp = _pool_pad(np.asarray(raw(x)), padding, -np.inf)
     out = a.shape[-nd:]
     w = np.empty(a.shape[:-nd] + (math.prod(kernel),) + out, dtype=a.dtype)
@@ -961,6 +963,25 @@ def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
     if np.count_nonzero(w) > a.size:  # ties share evenly
         w /= w.sum(axis=-nd - 1, keepdims=True)
     return w
+
+
+def _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation):
+    nd = len(kernel)
+    out = shape(ans)[-nd:]
+    xp = x
+    if any(lo or hi for lo, hi in padding):
+        sizes = shape(x)[-nd:]
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(sizes, padding))
+        inner = tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, sizes))
+        fill = np.full(padded, -np.inf, dtype=np.result_type(raw(ans)))
+        fill[inner] = 0
+        xp = scatter_add(x, index=(Ellipsis, *inner), new_shape=shape(x)[:-nd] + padded) + fill
+    masks = []
+    for offset in itertools.product(*map(range, kernel)):
+        eq = getitem(xp, index=(Ellipsis, *_pool_slices(offset, out, stride, dilation))) == ans
+        masks.append(reshape(_mask(eq, ans), shape(ans)[:-nd] + (1,) + tuple(out)))
+    w = concatenate(*masks, axis=-nd - 1)
+    return w / sum_(w, axis=-nd - 1, keepdims=True)  # ties share evenly
 
 
 def _max_pool_vjp(g, ans, x, kernel, stride, padding, dilation):
