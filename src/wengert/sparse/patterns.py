@@ -370,6 +370,10 @@ def _register() -> None:
     P.matmul.sparsity = matmul_rule
     P.linear.sparsity = linear_rule
     P.scatter_add.sparsity = scatter_rule
+    P.fold.sparsity = fold_rule
+    # convolution and max pooling: declared conservative (every output on every input) for now
+    P.conv.sparsity = dense_rule
+    P.max_pool.sparsity = dense_rule
 
 
 def scatter_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
@@ -380,6 +384,23 @@ def scatter_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
     pos = np.arange(n_out).reshape(kwargs["new_shape"])[kwargs["index"]]
     pos = np.broadcast_to(pos, np.shape(g)).ravel()
     return Deps({0: Lin(n_out, _size(g), mat=_coo(pos, np.arange(_size(g)), n_out, _size(g)))})
+
+
+def fold_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
+    """fold (col2im): element (..., k, *out) of cols is added at the output position that kernel
+    offset k reads for that output (found by slicing an array of output positions)."""
+    cols = vals[0]
+    kernel, stride, dilation = kwargs["kernel"], kwargs["stride"], kwargs["dilation"]
+    nd = len(kernel)
+    n_out = _size(ans)
+    out = np.shape(cols)[-nd:]
+    where_ = np.arange(n_out).reshape(kwargs["new_shape"])
+    parts = [
+        np.expand_dims(where_[(Ellipsis, *P._pool_slices(off, out, stride, dilation))], -nd - 1)
+        for off in np.ndindex(*kernel)
+    ]
+    pos = np.broadcast_to(np.concatenate(parts, axis=-nd - 1), np.shape(cols)).ravel()
+    return Deps({0: Lin(n_out, _size(cols), mat=_coo(pos, np.arange(_size(cols)), n_out, _size(cols)))})
 
 
 _register()
