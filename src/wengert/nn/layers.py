@@ -136,7 +136,8 @@ class Dropout(Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = float(p)
-        self.rng = _init.rng(seed)
+        # None: draw from wengert's generator at each call, so wengert.manual_seed governs it
+        self.rng = None if seed is None else _init.rng(seed)
 
     def forward(self, x: Any) -> Any:
         return dropout(x, self.p, self.training, self.rng)
