@@ -8,12 +8,13 @@ their attribute path (`"0.weight"`, `"encoder.layer1.bias"`), which is how `stat
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor, tensor
+from ..tensor import Tensor, no_grad, tensor
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter", "is_parameter"]
 
@@ -56,6 +57,7 @@ class Module:
         # attribute access; these ordered name sets say which attributes they are.
         object.__setattr__(self, "_param_names", {})
         object.__setattr__(self, "_module_names", {})
+        object.__setattr__(self, "_buffer_names", {})
         object.__setattr__(self, "training", True)
 
     # --- registration ----------------------------------------------------------------------------
@@ -73,12 +75,39 @@ class Module:
             modules[name] = None
         elif is_parameter(value):
             registry[name] = None
+        elif name in self.__dict__["_buffer_names"] and value is not None:
+            value = _as_buffer(value, name)
+        elif isinstance(value, (list, tuple, dict)):
+            _warn_unregistered(self, name, value)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         self._param_names.pop(name, None)
         self._module_names.pop(name, None)
+        self._buffer_names.pop(name, None)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
+        """Register `value` (a tensor or array, kept as a tensor outside the graph) as buffer `name`:
+        state that is not trained but belongs to the model (BatchNorm's running statistics). Buffers
+        are in `state_dict()` (unless not `persistent`) and loaded by `load_state_dict`."""
+        self._param_names.pop(name, None)
+        self._module_names.pop(name, None)
+        self._buffer_names[name] = bool(persistent)
+        object.__setattr__(self, name, None if value is None else _as_buffer(value, name))
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) for every buffer that is not None."""
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, mod in mods:
+            for bname in mod._buffer_names:
+                b = mod.__dict__[bname]
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
 
     def register_parameter(self, name: str, value: Tensor | None) -> None:
         """Register `value` (a leaf tensor with requires_grad=True) as parameter `name`."""
@@ -162,9 +191,26 @@ class Module:
         return self.train(False)
 
     # --- state -----------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """{dotted name: copy of the parameter's values as a numpy array}, ready for `wengert.save`."""
-        return {name: p.numpy().copy() for name, p in self.named_parameters()}
+    def state_dict(self, keep_vars: bool = False) -> dict[str, Tensor]:
+        """{dotted name: tensor} for every parameter and persistent buffer, under PyTorch's key names
+        ("0.weight", "encoder.bias", "bn.running_mean"), ready for `wengert.save` or for PyTorch's
+        `load_state_dict` (after `torch.from_numpy(v.numpy())`). The values are copies outside the
+        graph; `keep_vars=True` gives the parameters themselves."""
+        out: dict[str, Tensor] = {}
+        for name, p in self.named_parameters():
+            out[name] = p if keep_vars else tensor(p.numpy())
+        for name, b in self._persistent_buffers().items():
+            out[name] = b if keep_vars else tensor(b.numpy())
+        return out
+
+    def _persistent_buffers(self) -> dict[str, Tensor]:
+        out = {}
+        for mname, mod in self.named_modules():
+            for bname, persistent in mod._buffer_names.items():
+                b = mod.__dict__[bname]
+                if persistent and b is not None:
+                    out[f"{mname}.{bname}" if mname else bname] = b
+        return out
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy the values of `state_dict` into the parameters of the same names (in place).
@@ -174,7 +220,7 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
-        own = dict(self.named_parameters())
+        own = {**dict(self.named_parameters()), **self._persistent_buffers()}
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []
@@ -187,6 +233,7 @@ class Module:
             if name not in state_dict:
                 continue
             v = state_dict[name]
+            # wengert tensors, numpy arrays, and anything numpy can read (a PyTorch CPU tensor)
             v = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
             if v.shape != p.shape:
                 problems.append(
@@ -199,8 +246,9 @@ class Module:
             raise ValueError(
                 f"load_state_dict into {type(self).__name__} failed:\n  " + "\n  ".join(problems)
             )
-        for name, v in values.items():
-            np.copyto(own[name].numpy(), v, casting="unsafe")
+        with no_grad():  # the in-place path: parameters keep their identity, versions tick
+            for name, v in values.items():
+                own[name].copy_(v)
         return IncompatibleKeys(missing, unexpected)
 
     # --- calling and printing --------------------------------------------------------------------
@@ -224,3 +272,32 @@ class Module:
             body = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + "\n)"
+
+
+def _as_buffer(value: Any, name: str) -> Tensor:
+    if isinstance(value, Tensor):
+        if value.requires_grad and not value.is_leaf:
+            value = value.detach()
+        return value
+    try:
+        return tensor(np.asarray(value))
+    except TypeError:
+        raise TypeError(
+            f"buffer {name!r}: expected a tensor or an array, got {type(value).__name__}"
+        ) from None
+
+
+def _warn_unregistered(module: Module, name: str, value: Any) -> None:
+    """Layers kept in a plain list, tuple or dict are invisible to parameters(), state_dict(),
+    train()/eval() and optimizers: say so where it happens."""
+    items = value.values() if isinstance(value, dict) else value
+    if any(isinstance(v, Module) or is_parameter(v) for v in items):
+        kind = type(value).__name__
+        fix = "nn.ModuleDict" if isinstance(value, dict) else "nn.ModuleList"
+        warnings.warn(
+            f"{type(module).__name__}.{name} is a plain {kind} of modules or parameters: they are not "
+            f"registered, so parameters(), state_dict(), train()/eval() and optimizers will not see "
+            f"them; use {fix}(...) instead",
+            UserWarning,
+            stacklevel=3,
+        )
