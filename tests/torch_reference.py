@@ -2,7 +2,9 @@
 
 `compute(torch)` evaluates every case with PyTorch (float64); `python tests/torch_reference.py` stores
 the inputs and results in tests/data/torch_reference.npz, so the suite checks wengert against them
-without PyTorch installed (tests/test_torch_compat.py), and against live PyTorch when it is.
+without PyTorch installed (tests/test_torch_compat.py), and against live PyTorch when it is. It also
+writes tests/data/reference.safetensors with the `safetensors` package's PyTorch API: a file as
+PyTorch and Hugging Face tools write it, for tests/test_safetensors.py.
 """
 
 from __future__ import annotations
@@ -12,6 +14,23 @@ from pathlib import Path
 import numpy as np
 
 PATH = Path(__file__).resolve().parent / "data" / "torch_reference.npz"
+SAFETENSORS_PATH = PATH.parent / "reference.safetensors"
+SAFETENSORS_METADATA = {"format": "pt", "written_by": "safetensors.torch"}
+
+
+def safetensors_reference(torch) -> dict:
+    """The tensors of reference.safetensors, one of each dtype PyTorch checkpoints commonly hold."""
+    return {
+        "layer.weight": torch.arange(12, dtype=torch.float32).reshape(3, 4) / 4,
+        "layer.bias": torch.arange(3, dtype=torch.float64) - 1,
+        "ids": torch.tensor([5, -3], dtype=torch.int64),
+        "small_ids": torch.tensor([7, -8, 9], dtype=torch.int32),
+        "mask": torch.tensor([True, False, True]),
+        "half": torch.tensor([0.5, -2.0], dtype=torch.float16),
+        "bf16": torch.tensor([1.0, -0.5, 3.0, 256.0], dtype=torch.bfloat16),
+        "bytes": torch.tensor([0, 255], dtype=torch.uint8),
+        "empty": torch.zeros(0, 2),
+    }
 
 
 def inputs() -> dict[str, np.ndarray]:
@@ -105,6 +124,10 @@ def main() -> None:
     data.update(compute(torch))
     np.savez(PATH, **data)
     print(f"wrote {len(data)} arrays to {PATH} (torch {torch.__version__})")
+    from safetensors.torch import save_file
+
+    save_file(safetensors_reference(torch), SAFETENSORS_PATH, metadata=SAFETENSORS_METADATA)
+    print(f"wrote {SAFETENSORS_PATH}")
 
 
 if __name__ == "__main__":
