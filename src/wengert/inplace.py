@@ -30,17 +30,27 @@ _UFUNCS = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply, "div_": np.
 _PRIMS = {"add_": P.add, "sub_": P.sub, "mul_": P.mul, "div_": P.div}
 
 
-def _eager():
-    from .tensor import EAGER
+_TAPE: list = []  # [the eager tape], filled on first use (tensor.py imports this module)
 
-    return EAGER
+
+def _eager():
+    if not _TAPE:
+        from .tensor import EAGER
+
+        _TAPE.append(EAGER)
+    return _TAPE[0]
 
 
 def recordable(t, operands) -> bool | None:
     """True: record on the eager tape; False: write the memory; None: a transform's value is involved."""
-    eager = _eager()
+    eager = _TAPE[0] if _TAPE else _eager()
     recording = False
-    for a in (t, *operands):
+    tr = t._trace
+    if tr is not None:
+        if tr is not eager:
+            return None
+        recording = True
+    for a in operands:
         if type(a) in BOX_TYPES and a._trace is not None:
             if a._trace is not eager:
                 return None
@@ -113,11 +123,14 @@ def _writable(t, op: str) -> np.ndarray:
 
 
 def _write(t, op: str, operands) -> None:
-    v = _writable(t, op)
+    v = t._value
+    if type(v) is not np.ndarray or not v.flags.writeable:
+        v = _writable(t, op)
     vals = [raw(o) for o in operands]
     try:
-        if op in _UFUNCS:
-            _UFUNCS[op](v, vals[0], out=v, casting="same_kind")
+        ufunc = _UFUNCS.get(op)
+        if ufunc is not None:
+            ufunc(v, vals[0], out=v, casting="same_kind")
         elif op == "clamp_":
             np.clip(v, vals[0], vals[1], out=v, casting="same_kind")
         elif op == "zero_":
@@ -144,4 +157,15 @@ def _write(t, op: str, operands) -> None:
             f"{op}: operands of shapes {shapes} do not broadcast to the shape {v.shape} of the tensor "
             f"modified in place ({e})"
         ) from None
+    mark_written(v, op)
+
+
+def write_update(t, op: str, operand: np.ndarray) -> None:
+    """`op` ("sub_", "mul_", ...) of tensor `t` by a plain array or number, written into t's memory
+    and versioned: the in-place path without its dispatch, for optimizers (which step under
+    `no_grad()` with numpy work arrays, so the outcome of the dispatch is known)."""
+    v = t._value
+    if type(v) is not np.ndarray or not v.flags.writeable:
+        v = _writable(t, op)
+    _UFUNCS[op](v, operand, out=v, casting="same_kind")
     mark_written(v, op)

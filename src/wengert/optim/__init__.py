@@ -2,11 +2,11 @@
 `wengert.optim.lr_scheduler` (and stay importable from here).
 
 The update rules follow PyTorch's definitions exactly. A step computes each update with numpy into
-reused work arrays, then applies it through the tensors' in-place path under `no_grad()` (`p.sub_(u)`,
-as a user would write `with no_grad(): p -= u`): the parameter keeps its identity and stays a leaf, and
-a graph that saved the old values refuses a later backward. Gradients are only read: an engine may
-share one gradient array between several leaves. `state_dict()`/`load_state_dict()` save and restore
-the per-parameter state, so training resumes exactly where it stopped.
+reused work arrays, then writes it through the tensors' in-place path (`inplace.write_update`, what
+`with no_grad(): p -= u` does): the parameter keeps its identity and stays a leaf, and a graph that
+saved the old values refuses a later backward. Gradients are only read: an engine may share one
+gradient array between several leaves. `state_dict()`/`load_state_dict()` save and restore the
+per-parameter state, so training resumes exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..inplace import write_update
 from ..tensor import Tensor, no_grad
 from . import lr_scheduler
 from .lr_scheduler import (
@@ -227,7 +228,7 @@ class SGD(Optimizer):
                     buf *= mom
                     buf += g if damp == 0 else np.multiply(g, 1 - damp, out=work)
                 g = np.add(g, np.multiply(buf, mom, out=work), out=work) if nesterov else buf
-            t.sub_(np.multiply(g, lr, out=work))
+            write_update(t, "sub_", np.multiply(g, lr, out=work))
 
 
 class Adam(Optimizer):
@@ -260,7 +261,7 @@ class Adam(Optimizer):
             work = self._scratch(p)
             if wd:
                 if self.decoupled:
-                    t.mul_(1 - lr * wd)
+                    write_update(t, "mul_", 1 - lr * wd)
                 else:
                     g = np.add(g, np.multiply(p, wd, out=self._scratch(p, 1)), out=self._scratch(p, 1))
             if not s:
@@ -280,7 +281,7 @@ class Adam(Optimizer):
             denom += eps
             np.divide(m, denom, out=work)
             work *= lr / (1 - b1**step)
-            t.sub_(work)
+            write_update(t, "sub_", work)
 
 
 class AdamW(Adam):
@@ -361,10 +362,10 @@ class RMSprop(Optimizer):
                 buf = s["momentum_buffer"]
                 buf *= mom
                 buf += work
-                t.sub_(np.multiply(buf, lr, out=work))
+                write_update(t, "sub_", np.multiply(buf, lr, out=work))
             else:
                 work *= lr
-                t.sub_(work)
+                write_update(t, "sub_", work)
 
 
 class Adagrad(Optimizer):
@@ -415,4 +416,4 @@ class Adagrad(Optimizer):
             std += eps
             np.divide(g, std, out=work)
             work *= clr
-            t.sub_(work)
+            write_update(t, "sub_", work)
