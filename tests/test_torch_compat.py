@@ -55,6 +55,15 @@ def compute() -> dict[str, np.ndarray]:
             (loss + (p**4).sum() / 10).backward()
             opt.step()
         out[f"optim.{name}"] = p.numpy().copy()
+    for name, (cls, kw) in ref.SCHEDULERS.items():
+        opt = optim.SGD([W.tensor([0.0], requires_grad=True)], lr=0.5)
+        sched = getattr(optim.lr_scheduler, cls)(opt, **kw)
+        lrs = []
+        for _ in range(ref.EPOCHS):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        out[f"sched.{name}"] = np.array(lrs)
     return out
 
 

@@ -65,6 +65,15 @@ OPTIMIZERS = {
 }
 STEPS = 6
 
+#: Schedule cases: name -> (class name, keyword arguments); the rates of 8 epochs from lr = 0.5.
+SCHEDULERS = {
+    "step": ("StepLR", {"step_size": 3, "gamma": 0.5}),
+    "multistep": ("MultiStepLR", {"milestones": [2, 5], "gamma": 0.1}),
+    "exponential": ("ExponentialLR", {"gamma": 0.8}),
+    "cosine": ("CosineAnnealingLR", {"T_max": 5, "eta_min": 0.01}),
+}
+EPOCHS = 8
+
 
 def compute(torch) -> dict[str, np.ndarray]:
     """Every case evaluated by PyTorch: outputs and gradients, keyed by name."""
@@ -113,6 +122,16 @@ def compute(torch) -> dict[str, np.ndarray]:
             (loss + (p**4).sum() / 10).backward()
             opt.step()
         out[f"optim.{name}"] = p.detach().numpy().copy()
+    for name, (cls, kw) in SCHEDULERS.items():
+        p = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([p], lr=0.5)
+        sched = getattr(torch.optim.lr_scheduler, cls)(opt, **kw)
+        lrs = []
+        for _ in range(EPOCHS):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        out[f"sched.{name}"] = np.array(lrs)
     return out
 
 

@@ -446,10 +446,15 @@ BOX_TYPES.add(Tensor)
 _new = object.__new__
 
 
-def _ops():
-    from . import ops
+_OPS: list = []  # [wengert.ops], imported on first use (ops imports this module)
 
-    return ops
+
+def _ops():
+    if not _OPS:
+        from . import ops
+
+        _OPS.append(ops)
+    return _OPS[0]
 
 
 class _Size(int):
