@@ -258,5 +258,5 @@ def test_fuzz_truncate_and_flip(tmp_path: Path, valid_bytes: bytes, data) -> Non
 
 
 def _checksum_entry(data: bytes) -> bytes:
-    start = data.index(b'"wengert.sha256"')
+    start = data.index(b'"wengert.crc32"')
     return data[start : data.index(b"}", start)]

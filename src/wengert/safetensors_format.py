@@ -11,8 +11,9 @@ the only dependency, every malformed file gets an error that says what is wrong 
 API reports most problems as one generic error, and cannot read bfloat16 at all), and the checks
 below run before any array is allocated. A file is JSON plus raw numbers: loading never runs code.
 
-Files that wengert writes also carry the SHA-256 of their byte buffer in the metadata
-(``"wengert.sha256"``), which other readers ignore and `load_file` checks, so a flipped bit in a
+Files that wengert writes also carry the CRC-32 of their byte buffer in the metadata
+(``"wengert.crc32"``, the zip format's check: fast, and sure to catch a flipped bit), which other
+readers ignore and `load_file` checks, so a flipped bit in a
 wengert-written file is caught; files from other tools have no checksum to check. bfloat16 tensors
 (``BF16``, common in Hugging Face checkpoints) load exactly as float32, since numpy has no bfloat16.
 """
@@ -20,11 +21,11 @@ wengert-written file is caught; files from other tools have no checksum to check
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
 import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ __all__ = ["SUFFIX", "load_file", "load_metadata", "looks_like_safetensors", "sa
 
 SUFFIX = ".safetensors"
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the reference implementation's limit
-_CHECKSUM_KEY = "wengert.sha256"
+_CHECKSUM_KEY = "wengert.crc32"
 
 _DTYPES = {  # safetensors code -> numpy dtype (little-endian)
     "BOOL": np.dtype("?"),
@@ -122,7 +123,7 @@ def save_file(
     meta = _metadata_strings(metadata)
     header: dict[str, Any] = {}
     offset = 0
-    sha = hashlib.sha256()
+    crc = 0
     chunks = []
     for name, arr in arrays.items():
         code = _CODES[arr.dtype.newbyteorder("=") if arr.dtype.itemsize > 1 else arr.dtype]
@@ -133,9 +134,9 @@ def save_file(
             "data_offsets": [offset, offset + data.nbytes],
         }
         offset += data.nbytes
-        sha.update(memoryview(data).cast("B") if data.nbytes else b"")
+        crc = zlib.crc32(memoryview(data).cast("B") if data.nbytes else b"", crc)
         chunks.append(data)
-    header["__metadata__"] = {**meta, _CHECKSUM_KEY: sha.hexdigest()}
+    header["__metadata__"] = {**meta, _CHECKSUM_KEY: f"{crc:08x}"}
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-(8 + len(text)) % 8)  # the byte buffer starts 8-byte aligned
 
@@ -265,7 +266,7 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         header, meta, start, buffer_len = _read_header(path, fh)
         entries = _check_entries(path, header, buffer_len)
         out: dict[str, np.ndarray] = {}
-        sha = hashlib.sha256()
+        crc = 0
         for name, code, shape, begin, end in sorted(entries, key=lambda t: (t[3], t[4])):
             dt = np.dtype("<u2") if code == _BF16 else _DTYPES[code]
             try:
@@ -276,12 +277,12 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             view = memoryview(arr).cast("B") if arr.nbytes else memoryview(b"")
             if arr.nbytes and fh.readinto(view) != end - begin:
                 raise _error(path, f"truncated data: tensor {name!r} ends past the end of the file")
-            sha.update(view)
+            crc = zlib.crc32(view, crc)
             if code == _BF16:  # bfloat16 is the top half of a float32: widen exactly
                 arr = (arr.astype(np.uint32) << 16).view(np.float32)
             out[name] = arr.astype(arr.dtype.newbyteorder("="), copy=False)
     expected = meta.get(_CHECKSUM_KEY)
-    if expected is not None and sha.hexdigest() != expected:
+    if expected is not None and f"{crc:08x}" != expected:
         raise _error(path, "checksum mismatch: the tensor data is corrupted")
     return out
 
