@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .core import primitives as P
-from .core.trace import BOX_TYPES, raw
+from .core.trace import BOX_TYPES, is_abstract, raw
 from .tensor import _index, _matmul
 
 # Primitives, under their public names.
@@ -181,9 +181,12 @@ def std(
 
 
 def _sqrt0(s):
-    """sqrt(s) for s >= 0 whose gradient at s == 0 is taken to be 0 (not inf * 0 = nan)."""
-    pos = s > 0
-    return where(pos, P.sqrt(where(pos, s, 1.0)), 0.0)
+    """sqrt(s) for s >= 0 whose gradient at s == 0 is taken to be 0 (not inf * 0 = nan).
+
+    Only an exact zero is special-cased: a nan (the variance of data holding a nan, or over an empty
+    axis) stays nan, so std is always sqrt(var)."""
+    zero = s == 0
+    return where(zero, 0.0, P.sqrt(where(zero, 1.0, s)))
 
 
 def reshape(x, shape):
@@ -364,7 +367,8 @@ def take(x, indices, axis=None):
 
 def cross_entropy(logits, labels, reduction: str = "mean"):
     """Softmax cross-entropy of `logits` (n, classes) against integer `labels` (n,), fused and stable."""
-    labels = np.asarray(raw(labels))
+    traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
+    labels = labels if traced else np.asarray(raw(labels))
     lshape = np.shape(raw(logits))
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"cross_entropy: labels must be integers, got dtype {labels.dtype}")
@@ -378,7 +382,7 @@ def cross_entropy(logits, labels, reduction: str = "mean"):
             f"cross_entropy: logits of shape {lshape} need labels of shape {lshape[:-1]}, "
             f"got {labels.shape}"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= lshape[-1]):
+    if not traced and labels.size and (labels.min() < 0 or labels.max() >= lshape[-1]):
         raise ValueError(
             f"cross_entropy: labels must be in [0, {lshape[-1]}), got values from "
             f"{labels.min()} to {labels.max()}"

@@ -15,8 +15,9 @@ import operator
 
 import numpy as np
 
+from .anomaly import warn_at_user_line
 from .primitive import DomainError, Elementwise, NonDiff, Structural, ndim, shape, unbroadcast
-from .trace import BOX_TYPES, raw
+from .trace import BOX_TYPES, is_abstract, raw
 
 # ---------------------------------------------------------------------------------------------------
 # Scalar implementations (Python floats: the paper's Node and Dual) and domain checks.
@@ -87,6 +88,8 @@ def _mask(cond, *likes):
     dt = np.result_type(*[raw(v) for v in likes]) if likes else np.float64
     if not np.issubdtype(dt, np.floating):
         dt = np.float64
+    if is_abstract(cond):  # traced to a program: the mask is computed when the program runs
+        return cast(cond, dtype=np.dtype(dt))
     return np.asarray(raw(cond), dtype=dt)
 
 
@@ -137,7 +140,7 @@ power = Elementwise(
 exp = Elementwise("exp", np.exp, _sexp, partials=(lambda ans, x: ans,), save_ans=True)
 log = Elementwise(
     "log",
-    np.log,
+    warn_at_user_line("log", np.log),
     math.log,
     partials=(lambda ans, x: 1 / x,),
     guard=True,
@@ -145,7 +148,7 @@ log = Elementwise(
 )
 sqrt = Elementwise(
     "sqrt",
-    np.sqrt,
+    warn_at_user_line("sqrt", np.sqrt),
     math.sqrt,
     partials=(lambda ans, x: 0.5 / ans,),
     guard=True,
@@ -160,7 +163,7 @@ sinh = Elementwise("sinh", np.sinh, math.sinh, partials=(lambda ans, x: cosh(x),
 cosh = Elementwise("cosh", np.cosh, math.cosh, partials=(lambda ans, x: sinh(x),))
 arcsin = Elementwise(
     "arcsin",
-    np.arcsin,
+    warn_at_user_line("arcsin", np.arcsin),
     math.asin,
     partials=(lambda ans, x: 1 / sqrt(1 - x * x),),
     guard=True,
@@ -168,7 +171,7 @@ arcsin = Elementwise(
 )
 arccos = Elementwise(
     "arccos",
-    np.arccos,
+    warn_at_user_line("arccos", np.arccos),
     math.acos,
     partials=(lambda ans, x: -1 / sqrt(1 - x * x),),
     guard=True,
@@ -177,7 +180,7 @@ arccos = Elementwise(
 arctan = Elementwise("arctan", np.arctan, math.atan, partials=(lambda ans, x: 1 / (1 + x * x),))
 log1p = Elementwise(
     "log1p",
-    np.log1p,
+    warn_at_user_line("log1p", np.log1p),
     math.log1p,
     partials=(lambda ans, x: 1 / (1 + x),),
     guard=True,
@@ -289,17 +292,17 @@ where = Elementwise(
     partials=(
         None,
         lambda ans, c, x, y: _mask(c, x, y),
-        lambda ans, c, x, y: _mask(~np.asarray(raw(c), dtype=bool), x, y),
+        lambda ans, c, x, y: _mask(logical_not(c), x, y),
     ),
 )
 
 
 def _clip_partial(ans, x, lo, hi):
-    inside = np.ones(np.shape(raw(x)), dtype=bool)
+    inside = np.ones(shape(x), dtype=bool)
     if lo is not None:
-        inside &= raw(x) >= raw(lo)
+        inside = logical_and(inside, greater_equal(x, lo))
     if hi is not None:
-        inside &= raw(x) <= raw(hi)
+        inside = logical_and(inside, less_equal(x, hi))
     return _mask(inside, x)
 
 
@@ -737,6 +740,10 @@ logsumexp = Structural(
 
 def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     """Rows of the identity: one_hot([2, 0], 3) -> [[0, 0, 1], [1, 0, 0]]."""
+    if is_abstract(labels):  # traced to a program: compare with the class indices when it runs
+        lshape = shape(labels)
+        hit = equal(reshape(labels, lshape + (1,)), np.arange(num_classes))
+        return cast(hit, dtype=np.dtype(dtype))
     labels = np.asarray(raw(labels))
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
