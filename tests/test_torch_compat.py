@@ -371,3 +371,18 @@ def test_training_resumes_bit_identically_from_saved_state(tmp_path, name):
     train(model2, opt2, sched2, 4)
     for (k, a), b in zip(model.state_dict().items(), model2.state_dict().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+
+
+def test_new_primitives_in_programs():
+    """gelu, silu, leaky_relu and copy have code templates: emitted source and jit equal eager."""
+
+    def f(x):
+        return W.gelu(x) + W.silu(x) * W.leaky_relu(x, 0.1) - W.clone(x) ** 2
+
+    x = np.linspace(-2.0, 2.0, 7)
+    namespace: dict = {}
+    exec(str(W.source(f)(x)), namespace)
+    np.testing.assert_allclose(namespace["f"](x), f(x), rtol=1e-12)
+    np.testing.assert_allclose(W.jit(f)(x), f(x), rtol=1e-12)
+    g = W.grad(lambda x: W.sum(f(x)))
+    np.testing.assert_allclose(W.jit(g)(x), g(x), rtol=1e-12)
