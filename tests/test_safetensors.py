@@ -52,7 +52,7 @@ def test_round_trip_keeps_dtypes_order_and_metadata(tmp_path: Path):
     got = load(p)
     assert list(got) == list(state)
     _same(got, state)
-    assert load_metadata(p) == {"epochs": "3", "note": "héllo", "sizes": "[784, 10]"}
+    assert load_metadata(p) == {"epochs": 3, "note": "héllo", "sizes": [784, 10]}
     assert p.read_bytes()[8 + struct.unpack("<Q", p.read_bytes()[:8])[0] :][:4] == b"\x00\x00\x00\x00"
 
 

@@ -35,6 +35,7 @@ __all__ = ["SUFFIX", "load_file", "load_metadata", "looks_like_safetensors", "sa
 SUFFIX = ".safetensors"
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the reference implementation's limit
 _CHECKSUM_KEY = "wengert.crc32"
+_JSON_KEY = "wengert.json"  # the metadata keys whose values wengert stored as JSON text
 
 _DTYPES = {  # safetensors code -> numpy dtype (little-endian)
     "BOOL": np.dtype("?"),
@@ -88,6 +89,8 @@ def _as_array(name: str, value: Any) -> np.ndarray:
 
 
 def _metadata_strings(metadata: dict | None) -> dict[str, str]:
+    """safetensors metadata holds strings: other values are stored as their JSON text, and the keys
+    so stored are listed under "wengert.json", so that `load_metadata` gives back what was saved."""
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
@@ -96,10 +99,15 @@ def _metadata_strings(metadata: dict | None) -> dict[str, str]:
     for k, v in metadata.items():
         if not isinstance(k, str):
             raise TypeError(f"save: metadata keys must be str, got {k!r}")
-        if k == _CHECKSUM_KEY:
+        if k in (_CHECKSUM_KEY, _JSON_KEY):
             raise ValueError(f"save: the metadata key {k!r} is reserved")
-        # safetensors metadata values are strings; other values are stored as their JSON text
-        out[k] = v if isinstance(v, str) else json.dumps(v, allow_nan=False)
+        try:
+            out[k] = v if isinstance(v, str) else json.dumps(v, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"save: metadata value for {k!r} is not JSON-serialisable: {e}") from None
+    encoded = [k for k, v in metadata.items() if not isinstance(v, str)]
+    if encoded:
+        out[_JSON_KEY] = json.dumps(encoded)
     return out
 
 
@@ -287,9 +295,18 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def load_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The `__metadata__` of a safetensors file (strings; wengert's own checksum left out)."""
+def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The `__metadata__` of a safetensors file: strings, except the values wengert stored as JSON
+    text, which come back as they were saved (wengert's own bookkeeping keys are left out)."""
     path = os.fspath(path)
     with open(path, "rb") as fh:
         _, meta, _, _ = _read_header(path, fh)
-    return {k: v for k, v in meta.items() if k != _CHECKSUM_KEY}
+    try:
+        encoded = json.loads(meta.get(_JSON_KEY, "[]"))
+        out: dict[str, Any] = {k: v for k, v in meta.items() if k not in (_CHECKSUM_KEY, _JSON_KEY)}
+        for k in encoded:
+            if k in out:
+                out[k] = json.loads(out[k])
+    except (ValueError, TypeError, RecursionError) as e:
+        raise _error(path, f"corrupt header: metadata stored as JSON does not parse ({e})") from None
+    return out
