@@ -11,6 +11,7 @@ from ..core.trace import raw
 from ..ops import gelu, leaky_relu, linear, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh
 from ..tensor import Tensor
 from . import init as _init
+from .conv import adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -18,8 +19,16 @@ from .losses import (
     mse_loss,
     nll_loss,
 )
+from .norm import batch_norm, layer_norm
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv1d",
+    "conv2d",
+    "layer_norm",
+    "max_pool2d",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",

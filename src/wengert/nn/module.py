@@ -57,7 +57,7 @@ class Module:
         # attribute access; these ordered name sets say which attributes they are.
         object.__setattr__(self, "_param_names", {})
         object.__setattr__(self, "_module_names", {})
-        object.__setattr__(self, "_buffer_names", {})
+        object.__setattr__(self, "_buffer_names", {})  # name -> persistent (kept in state_dict)
         object.__setattr__(self, "training", True)
 
     # --- registration ----------------------------------------------------------------------------
@@ -71,43 +71,26 @@ class Module:
         modules = self.__dict__["_module_names"]
         registry.pop(name, None)
         modules.pop(name, None)
-        if isinstance(value, Module):
+        buffers = self.__dict__.get("_buffer_names", {})
+        if name in buffers and (value is None or (type(value) is Tensor and not is_parameter(value))):
+            pass  # a buffer given new values stays a buffer
+        elif isinstance(value, Module):
+            buffers.pop(name, None)
             modules[name] = None
         elif is_parameter(value):
+            buffers.pop(name, None)
             registry[name] = None
-        elif name in self.__dict__["_buffer_names"] and value is not None:
-            value = _as_buffer(value, name)
-        elif isinstance(value, (list, tuple, dict)):
-            _warn_unregistered(self, name, value)
+        else:
+            buffers.pop(name, None)
+            if isinstance(value, (list, tuple, dict)):
+                _warn_unregistered(self, name, value)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         self._param_names.pop(name, None)
         self._module_names.pop(name, None)
-        self._buffer_names.pop(name, None)
+        self.__dict__.get("_buffer_names", {}).pop(name, None)
         object.__delattr__(self, name)
-
-    def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
-        """Register `value` (a tensor or array, kept as a tensor outside the graph) as buffer `name`:
-        state that is not trained but belongs to the model (BatchNorm's running statistics). Buffers
-        are in `state_dict()` (unless not `persistent`) and loaded by `load_state_dict`."""
-        self._param_names.pop(name, None)
-        self._module_names.pop(name, None)
-        self._buffer_names[name] = bool(persistent)
-        object.__setattr__(self, name, None if value is None else _as_buffer(value, name))
-
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        """(dotted name, buffer) for every buffer that is not None."""
-        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
-        for mname, mod in mods:
-            for bname in mod._buffer_names:
-                b = mod.__dict__[bname]
-                if b is not None:
-                    yield (f"{mname}.{bname}" if mname else bname), b
-
-    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
-        for _, b in self.named_buffers(recurse=recurse):
-            yield b
 
     def register_parameter(self, name: str, value: Tensor | None) -> None:
         """Register `value` (a leaf tensor with requires_grad=True) as parameter `name`."""
@@ -117,6 +100,17 @@ class Module:
                 f"(make one with Parameter(data)), got {type(value).__name__}"
             )
         setattr(self, name, value)
+
+    def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
+        """Register `value` (an array or tensor, kept as a tensor outside the graph) as buffer `name`:
+        state that is not trained, such as BatchNorm's running statistics. Persistent buffers are part
+        of `state_dict`."""
+        if value is not None:
+            value = tensor(value.numpy() if isinstance(value, Tensor) else np.asarray(value))
+        self.__dict__["_buffer_names"][name] = bool(persistent)
+        self._param_names.pop(name, None)
+        self._module_names.pop(name, None)
+        object.__setattr__(self, name, value)
 
     def add_module(self, name: str, module: Module) -> None:
         """Register `module` as sub-module `name`."""
@@ -165,6 +159,21 @@ class Module:
                 seen.add(id(p))
                 yield (f"{mname}.{pname}" if mname else pname), p
 
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, persistent_only: bool = False
+    ) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) for every buffer that is not None."""
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, mod in mods:
+            d = mod.__dict__
+            for bname, persistent in d.get("_buffer_names", {}).items():
+                if d[bname] is not None and (persistent or not persistent_only):
+                    yield (f"{mname}.{bname}" if mname else bname), d[bname]
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
     def parameters(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every parameter (each shared tensor once), in a fixed order."""
         for _, p in self.named_parameters(recurse=recurse):
@@ -195,22 +204,9 @@ class Module:
         """{dotted name: tensor} for every parameter and persistent buffer, under PyTorch's key names
         ("0.weight", "encoder.bias", "bn.running_mean"), ready for `wengert.save` or for PyTorch's
         `load_state_dict` (after `torch.from_numpy(v.numpy())`). The values are copies outside the
-        graph; `keep_vars=True` gives the parameters themselves."""
-        out: dict[str, Tensor] = {}
-        for name, p in self.named_parameters():
-            out[name] = p if keep_vars else tensor(p.numpy())
-        for name, b in self._persistent_buffers().items():
-            out[name] = b if keep_vars else tensor(b.numpy())
-        return out
-
-    def _persistent_buffers(self) -> dict[str, Tensor]:
-        out = {}
-        for mname, mod in self.named_modules():
-            for bname, persistent in mod._buffer_names.items():
-                b = mod.__dict__[bname]
-                if persistent and b is not None:
-                    out[f"{mname}.{bname}" if mname else bname] = b
-        return out
+        graph; `keep_vars=True` gives the parameters and buffers themselves."""
+        items = [*self.named_parameters(), *self.named_buffers(persistent_only=True)]
+        return {name: t if keep_vars else tensor(t.numpy()) for name, t in items}
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy the values of `state_dict` into the parameters of the same names (in place).
@@ -220,7 +216,8 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
-        own = {**dict(self.named_parameters()), **self._persistent_buffers()}
+        own = dict(self.named_parameters())
+        own.update(self.named_buffers(persistent_only=True))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []
@@ -272,19 +269,6 @@ class Module:
             body = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + "\n)"
-
-
-def _as_buffer(value: Any, name: str) -> Tensor:
-    if isinstance(value, Tensor):
-        if value.requires_grad and not value.is_leaf:
-            value = value.detach()
-        return value
-    try:
-        return tensor(np.asarray(value))
-    except TypeError:
-        raise TypeError(
-            f"buffer {name!r}: expected a tensor or an array, got {type(value).__name__}"
-        ) from None
 
 
 def _warn_unregistered(module: Module, name: str, value: Any) -> None:
