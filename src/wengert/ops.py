@@ -6,8 +6,10 @@ Every function here accepts wengert Tensors, numpy arrays and Python numbers. Co
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,6 +31,7 @@ greater, greater_equal, less, less_equal = P.greater, P.greater_equal, P.less, P
 equal, not_equal, isfinite, isnan = P.equal, P.not_equal, P.isfinite, P.isnan
 logical_not, logical_and, logical_or = P.logical_not, P.logical_and, P.logical_or
 stop_gradient = P.stop_gradient
+silu = P.silu
 
 
 def _shape(x) -> tuple:
@@ -114,32 +117,84 @@ def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     return out
 
 
+def gelu(x, approximate: str = "none"):
+    """x Phi(x) with Phi the standard normal CDF (exact, through erf); approximate="tanh" gives
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch's option of that name."""
+    if approximate == "none":
+        return P.gelu(x)
+    if approximate != "tanh":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1.0 + P.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+def leaky_relu(x, negative_slope: float = 0.01):
+    """x where x > 0, negative_slope * x elsewhere (the slope may be an array: PReLU)."""
+    return P.leaky_relu(x, negative_slope)
+
+
 def clip(x, min=None, max=None):
     """x limited to [min, max]; the gradient passes where min <= x <= max."""
     return P.clip(x, min, max)
 
 
-def sum(x, axis=None, keepdims: bool = False):
-    """Sum over `axis` (all axes when None)."""
+def _dim(axis, keepdims, dim, keepdim, name: str):
+    """Resolve PyTorch's `dim=`/`keepdim=` and numpy's `axis=`/`keepdims=` (either spelling works)."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: give axis= or dim=, not both")
+        axis = tuple(dim) if isinstance(dim, list) else dim
+    elif isinstance(axis, list):
+        axis = tuple(axis)
+    return axis, keepdims if keepdim is None else bool(keepdim)
+
+
+class MaxMin(NamedTuple):
+    """What `max`/`min` return when called with PyTorch's `dim=`: the values and their indices."""
+
+    values: Any
+    indices: Any
+
+
+def sum(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Sum over `axis` (all axes when None); `dim`/`keepdim` are accepted as PyTorch spells them."""
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "sum")
     return P.sum_(x, axis=axis, keepdims=keepdims)
 
 
-def max(x, axis=None, keepdims: bool = False):
-    """Largest element along `axis`; ties share the gradient evenly."""
-    return P.max_(x, axis=axis, keepdims=keepdims)
+def _extremum(prim, arg, x, axis, keepdims, dim, keepdim, name):
+    torch_style = dim is not None
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, name)
+    values = prim(x, axis=axis, keepdims=keepdims)
+    if not torch_style:
+        return values
+    indices = arg(x, axis=axis)
+    if keepdims:
+        indices = P.reshape(indices, np.shape(raw(values)))
+    return MaxMin(values, indices)
 
 
-def min(x, axis=None, keepdims: bool = False):
-    """Smallest element along `axis`; ties share the gradient evenly."""
-    return P.min_(x, axis=axis, keepdims=keepdims)
+def max(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Largest element along `axis`; ties share the gradient evenly. Called with PyTorch's `dim=`, it
+    returns PyTorch's (values, indices) pair instead of the values alone."""
+    return _extremum(P.max_, P.argmax, x, axis, keepdims, dim, keepdim, "max")
 
 
-def argmax(x, axis=None):
-    return P.argmax(x, axis=axis)
+def min(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Smallest element along `axis`; ties share the gradient evenly. Called with PyTorch's `dim=`, it
+    returns PyTorch's (values, indices) pair instead of the values alone."""
+    return _extremum(P.min_, P.argmin, x, axis, keepdims, dim, keepdim, "min")
 
 
-def argmin(x, axis=None):
-    return P.argmin(x, axis=axis)
+def argmax(x, axis=None, *, dim=None, keepdim=None):
+    axis, keepdims = _dim(axis, False, dim, keepdim, "argmax")
+    out = P.argmax(x, axis=axis)
+    return expand_dims(out, axis) if keepdims and axis is not None else out
+
+
+def argmin(x, axis=None, *, dim=None, keepdim=None):
+    axis, keepdims = _dim(axis, False, dim, keepdim, "argmin")
+    out = P.argmin(x, axis=axis)
+    return expand_dims(out, axis) if keepdims and axis is not None else out
 
 
 def _count(x, axis) -> int:
@@ -150,20 +205,58 @@ def _count(x, axis) -> int:
     return math.prod(shp[a] for a in axes)
 
 
-def mean(x, axis=None, keepdims: bool = False):
+def mean(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """Arithmetic mean over `axis`."""
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "mean")
     return P.sum_(x, axis=axis, keepdims=keepdims) / _count(x, axis)
 
 
-def var(x, axis=None, keepdims: bool = False, ddof: int = 0):
-    """Variance over `axis` (divisor n - ddof, as numpy)."""
+def _ddof(ddof, dim, correction, unbiased) -> int:
+    # numpy's default divisor is n (ddof=0); PyTorch's is n - 1. The PyTorch spellings (dim=,
+    # correction=, unbiased=) get PyTorch's meaning, numpy's spellings numpy's.
+    if correction is not None:
+        return int(correction)
+    if unbiased is not None:
+        return int(bool(unbiased))
+    if ddof is None:
+        return 1 if dim is not None else 0
+    return int(ddof)
+
+
+def var(
+    x,
+    axis=None,
+    keepdims: bool = False,
+    ddof=None,
+    *,
+    dim=None,
+    keepdim=None,
+    correction=None,
+    unbiased=None,
+):
+    """Variance over `axis` with divisor n - ddof (numpy: ddof=0 by default). With PyTorch's `dim=`
+    (and no ddof) the divisor is n - 1, as in PyTorch; `correction=`/`unbiased=` choose it explicitly."""
+    ddof = _ddof(ddof, dim, correction, unbiased)
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "var")
     d = x - mean(x, axis=axis, keepdims=True)
     n = _count(x, axis)
     return P.sum_(d * d, axis=axis, keepdims=keepdims) / (n - ddof)
 
 
-def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
-    """Standard deviation over `axis`; its gradient at zero spread is 0."""
+def std(
+    x,
+    axis=None,
+    keepdims: bool = False,
+    ddof=None,
+    *,
+    dim=None,
+    keepdim=None,
+    correction=None,
+    unbiased=None,
+):
+    """Standard deviation over `axis` (divisor as for `var`); its gradient at zero spread is 0."""
+    ddof = _ddof(ddof, dim, correction, unbiased)
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "std")
     return _sqrt0(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
@@ -193,8 +286,9 @@ def broadcast_to(x, shape):
     return P.broadcast_to(x, tuple(shape))
 
 
-def squeeze(x, axis=None):
-    """Remove size-1 axes (all of them, or those in `axis`)."""
+def squeeze(x, axis=None, *, dim=None):
+    """Remove size-1 axes (all of them, or those in `axis`/`dim`)."""
+    axis, _ = _dim(axis, False, dim, None, "squeeze")
     shp = np.shape(raw(x))
     if axis is None:
         new = tuple(s for s in shp if s != 1)
@@ -211,8 +305,11 @@ def squeeze(x, axis=None):
     return P.reshape(x, new)
 
 
-def expand_dims(x, axis: int):
-    """Insert a size-1 axis at `axis`."""
+def expand_dims(x, axis: int | None = None, *, dim: int | None = None):
+    """Insert a size-1 axis at `axis` (PyTorch: `unsqueeze(x, dim)`)."""
+    axis, _ = _dim(axis, False, dim, None, "expand_dims")
+    if axis is None:
+        raise TypeError("expand_dims: the axis (dim) where the new axis goes is required")
     shp = list(np.shape(raw(x)))
     if not -(len(shp) + 1) <= axis <= len(shp):
         raise ValueError(f"expand_dims: axis {axis} is out of range for shape {tuple(shp)}")
@@ -221,12 +318,52 @@ def expand_dims(x, axis: int):
     return P.reshape(x, tuple(shp))
 
 
-def flatten(x):
-    return P.reshape(x, (-1,))
+unsqueeze = expand_dims
 
 
-def concatenate(xs: Sequence, axis: int = 0):
-    """Join arrays along an existing axis."""
+def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    """Merge the axes start_dim..end_dim (inclusive) into one; all of them by default."""
+    shp = np.shape(raw(x))
+    nd = builtins.max(len(shp), 1)
+    for d in (start_dim, end_dim):
+        if not -nd <= d < nd:
+            raise ValueError(f"flatten: dim {d} is out of range for shape {shp}")
+    if not shp:
+        return P.reshape(x, (1,))
+    a, b = start_dim % nd, end_dim % nd
+    if a > b:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {shp})")
+    return P.reshape(x, shp[:a] + (math.prod(shp[a : b + 1]),) + shp[b + 1 :])
+
+
+def permute(x, *dims):
+    """Axes reordered: axis i of the result is axis dims[i] of x (PyTorch's permute)."""
+    if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
+        dims = tuple(dims[0])
+    nd = len(np.shape(raw(x)))
+    if sorted(int(d) % builtins.max(nd, 1) for d in dims) != list(range(nd)) or len(dims) != nd:
+        raise ValueError(
+            f"permute: {tuple(dims)} is not a permutation of the {nd} axes of shape {np.shape(raw(x))}"
+        )
+    return P.transpose(x, axes=tuple(int(d) for d in dims))
+
+
+def swapaxes(x, axis1: int, axis2: int):
+    """x with two axes exchanged (PyTorch's transpose(dim0, dim1))."""
+    nd = len(np.shape(raw(x)))
+    perm = list(range(nd))
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    return P.transpose(x, axes=tuple(perm))
+
+
+def clone(x):
+    """A copy of x with its own memory; gradients flow through it (PyTorch's clone)."""
+    return P.copy(x)
+
+
+def concatenate(xs: Sequence, axis: int = 0, *, dim: int | None = None):
+    """Join arrays along an existing axis (`cat` is PyTorch's name)."""
+    axis, _ = _dim(None if dim is not None else axis, False, dim, None, "concatenate")
     xs = list(xs)
     if not xs:
         raise ValueError("concatenate: needs at least one array")
@@ -241,8 +378,14 @@ def concatenate(xs: Sequence, axis: int = 0):
     return P.concatenate(*xs, axis=axis)
 
 
-def stack(xs: Sequence, axis: int = 0):
+def cat(tensors: Sequence, dim: int = 0):
+    """PyTorch's name for `concatenate`."""
+    return concatenate(tensors, axis=dim)
+
+
+def stack(xs: Sequence, axis: int = 0, *, dim: int | None = None):
     """Join arrays of one shape along a new axis."""
+    axis, _ = _dim(None if dim is not None else axis, False, dim, None, "stack")
     xs = list(xs)
     if not xs:
         raise ValueError("stack: needs at least one array")
@@ -252,18 +395,21 @@ def stack(xs: Sequence, axis: int = 0):
     return P.concatenate(*[expand_dims(x, axis) for x in xs], axis=axis)
 
 
-def softmax(x, axis: int = -1):
+def softmax(x, axis: int = -1, *, dim: int | None = None):
     """exp(x) / sum(exp(x)) along `axis`, computed stably."""
+    axis, _ = _dim(None if dim is not None else axis, False, dim, None, "softmax")
     return P.softmax(x, axis=axis)
 
 
-def log_softmax(x, axis: int = -1):
+def log_softmax(x, axis: int = -1, *, dim: int | None = None):
     """x - logsumexp(x) along `axis`, computed stably."""
+    axis, _ = _dim(None if dim is not None else axis, False, dim, None, "log_softmax")
     return P.log_softmax(x, axis=axis)
 
 
-def logsumexp(x, axis=None, keepdims: bool = False):
+def logsumexp(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """log(sum(exp(x))) along `axis`, computed stably (also at +-inf)."""
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "logsumexp")
     return P.logsumexp(x, axis=axis, keepdims=keepdims)
 
 
@@ -285,8 +431,9 @@ def trace(x):
     return sum(x[np.arange(n), np.arange(n)])
 
 
-def norm(x, axis=None, keepdims: bool = False):
+def norm(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """Euclidean (Frobenius) norm; its gradient at 0 is 0."""
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "norm")
     return _sqrt0(sum(x * x, axis=axis, keepdims=keepdims))
 
 

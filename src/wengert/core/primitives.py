@@ -225,6 +225,53 @@ relu = Elementwise(
     partials=(lambda ans, x: x > 0,),
 )
 
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _gelu(x):
+    return 0.5 * x * (1.0 + _erf(x * _INV_SQRT2))
+
+
+gelu = Elementwise(
+    "gelu",
+    _gelu,
+    lambda x: 0.5 * x * (1.0 + math.erf(x * _INV_SQRT2)),
+    partials=(lambda ans, x: 0.5 * (1.0 + erf(x * _INV_SQRT2)) + x * exp(-0.5 * x * x) * _INV_SQRT_2PI,),
+)
+
+
+def _silu_partial(ans, x):
+    s = sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+silu = Elementwise(
+    "silu", lambda x: x * _sigmoid(x), lambda x: x * _ssigmoid(x), partials=(_silu_partial,)
+)
+
+
+def _leaky_dx(ans, x, a):
+    # leaky_relu'(0) = a (PyTorch's convention: the identity only for x > 0)
+    if type(x) in (float, int):
+        return 1.0 if x > 0 else a
+    return _mask(x > 0, x) * (1.0 - a) + a
+
+
+def _leaky_da(ans, x, a):
+    if type(x) in (float, int):
+        return 0.0 if x > 0 else x
+    return x * _mask(x <= 0, x)
+
+
+leaky_relu = Elementwise(
+    "leaky_relu",
+    lambda x, a: np.where(x > 0, x, a * x),
+    lambda x, a: x if x > 0 else a * x,
+    partials=(_leaky_dx, _leaky_da),
+)
+copy = Elementwise("copy", lambda x: np.array(x, copy=True), lambda x: x, partials=(1,))
+
 
 def _abs_partial(ans, x):
     if type(x) in (float, int):  # keep Python floats (Node, Dual) free of numpy scalars

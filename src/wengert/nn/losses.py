@@ -12,11 +12,19 @@ import numpy as np
 from .. import ops
 from ..core.trace import raw
 from ..tensor import Tensor, as_tensor
+from .module import Module
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "L1Loss",
+    "MSELoss",
+    "NLLLoss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "l1_loss",
     "mse_loss",
     "nll_loss",
 ]
@@ -50,6 +58,12 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     _same_shape(input, target, "mse_loss", ("input", "target"))
     d = input - target
     return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Absolute error |input - target|, averaged (or summed) over all elements."""
+    _same_shape(input, target, "l1_loss", ("input", "target"))
+    return _reduce(ops.abs(input - target), reduction, "l1_loss")
 
 
 def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
@@ -97,3 +111,62 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     _same_shape(logits, targets, "binary_cross_entropy_with_logits", ("logits", "targets"))
     loss = ops.softplus(logits) - targets * logits
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+# --- the losses as modules (PyTorch's nn.CrossEntropyLoss, ...): `loss_fn = CrossEntropyLoss()` ----
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be one of "
+                f"{', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}"
+            )
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
+    """`cross_entropy(logits, labels)`: logits (n, classes) against integer class labels (n,)."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return cross_entropy(input, target, self.reduction)
+
+
+class NLLLoss(_Loss):
+    """`nll_loss(log_probs, labels)`: log-probabilities (n, classes) against integer labels (n,)."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return nll_loss(input, target, self.reduction)
+
+
+class MSELoss(_Loss):
+    """`mse_loss(input, target)`: the squared error."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """`l1_loss(input, target)`: the absolute error."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return l1_loss(input, target, self.reduction)
+
+
+class BCELoss(_Loss):
+    """`binary_cross_entropy(probs, targets)`."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return binary_cross_entropy(input, target, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """`binary_cross_entropy_with_logits(logits, targets)`."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return binary_cross_entropy_with_logits(input, target, self.reduction)

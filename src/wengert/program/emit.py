@@ -170,6 +170,12 @@ TEMPLATES: dict[str, Callable] = {
     "getitem": lambda a, p, em: f"{_wrap(a[0])}[{_index_text(p['index'], em)}]",
     "concatenate": _concatenate,
     "cast": lambda a, p, em: f"np.asarray({a[0]}).astype({literal(np.dtype(p['dtype']))}, copy=False)",
+    "copy": lambda a, p, em: f"np.array({a[0]}, copy=True)",
+    "leaky_relu": lambda a, p, em: f"np.where({a[0]} > 0, {a[0]}, {_wrap(a[1])} * {_wrap(a[0])})",
+    "silu": lambda a, p, em: f"{_wrap(a[0])} * {em.helper('_sigmoid')}({a[0]})",
+    "gelu": lambda a, p, em: (
+        f"0.5 * {_wrap(a[0])} * (1.0 + {em.helper('_erf')}({_wrap(a[0])} * {0.5**0.5!r}))"
+    ),
 }
 
 #: Primitives computed by calling their numpy implementation; its source is copied into the text.

@@ -345,6 +345,8 @@ _LINEAR2: dict = {}  # elementwise primitives with no nonzero second partial
 for _p in (P.add, P.sub, P.neg, P.relu, P.abs_, P.maximum, P.minimum, P.where, P.clip):
     _LINEAR2[_p] = set()
 _LINEAR2[P.mul] = {(0, 1)}
+_LINEAR2[P.copy] = set()
+_LINEAR2[P.leaky_relu] = {(0, 1)}  # piecewise linear in x; the slope a multiplies x
 _LINEAR2[P.div] = {(0, 1), (1, 1)}
 
 
