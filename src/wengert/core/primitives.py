@@ -364,7 +364,9 @@ def _extremum(name: str, fn):
         kept = _kept(x.shape, axis)
         ans_k = reshape(ans, kept)
         mask = _mask(x == ans_k, x)
-        return kept, mask / np.add.reduce(mask, axis=axis, keepdims=True)
+        if type(mask) is np.ndarray:
+            return kept, mask / np.add.reduce(mask, axis=axis, keepdims=True)
+        return kept, mask / sum_(mask, axis=axis, keepdims=True)  # traced: a primitive records it
 
     def vjp(g, ans, x, axis=None, keepdims=False):
         b = _lead(g, ans)
