@@ -363,7 +363,7 @@ def _extremum(name: str, fn):
         kept = _kept(x.shape, axis)
         ans_k = reshape(ans, kept)
         mask = _mask(x == ans_k, x)
-        return kept, mask / np.add.reduce(mask, axis=axis, keepdims=True)
+        return kept, mask / np.sum(mask, axis=axis, keepdims=True)  # mask may be traced
 
     def vjp(g, ans, x, axis=None, keepdims=False):
         b = _lead(g, ans)
@@ -721,11 +721,11 @@ def _as_rows(a, k: int):
 
 
 def _cross_entropy(logits, labels, reduction="mean"):
+    # self-contained (numpy only): jit's emitted source copies this function
     k = logits.shape[-1]
     z = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
-    picked = _as_rows(z, k)[_rows(labels, k)]
-    if labels.ndim != 1:
-        picked = picked.reshape(labels.shape)
+    flat = labels.reshape(-1)
+    picked = z.reshape(-1, k)[np.arange(flat.size), flat].reshape(labels.shape)
     np.exp(z, out=z)  # z is fresh: exponentiate in place
     nll = np.log(np.add.reduce(z, axis=-1))
     nll -= picked
