@@ -51,7 +51,8 @@ def aval(x) -> Aval:
 class GraphNode:
     """One recorded primitive application: what its VJP rules need, and its parents in the graph.
 
-    `parents` is None once released. Leaves (prim is None) collect their cotangent in `grad`.
+    `parents` is None once released; `released` then keeps the parents (not their values) so that a
+    picture of the graph can still be drawn. Leaves (prim is None) collect their cotangent in `grad`.
     """
 
     __slots__ = (
@@ -64,6 +65,7 @@ class GraphNode:
         "origin",
         "parents",
         "prim",
+        "released",  # unset until release(): no cost while recording
         "shape",
     )
 
@@ -80,6 +82,7 @@ class GraphNode:
         self.origin = None  # the user's source line, recorded under detect_anomaly()
 
     def release(self) -> None:
+        self.released = self.parents
         self.parents = None
         self.args = self.ans = self.kwargs = None
 
