@@ -157,8 +157,10 @@ def backward(seeds, retain_graph: bool = False) -> None:
             for p, c in zip(parents, pcts):
                 if c is not None:
                     cts[p] = cts[p] + c if p in cts else c
-        if not retain_graph:
-            node.release()
+        if not retain_graph:  # release (inlined: once per node of every sweep)
+            node.released = parents  # the structure stays drawable after backward
+            node.parents = None
+            node.args = node.ans = node.kwargs = None
 
 
 class ReverseTrace(Trace):
