@@ -769,11 +769,11 @@ def _as_rows(a, k: int):
 
 
 def _cross_entropy(logits, labels, reduction="mean"):
+    # self-contained (numpy only): jit's emitted source copies this function
     k = logits.shape[-1]
     z = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
-    picked = _as_rows(z, k)[_rows(labels, k)]
-    if labels.ndim != 1:
-        picked = picked.reshape(labels.shape)
+    flat = labels.reshape(-1)
+    picked = z.reshape(-1, k)[np.arange(flat.size), flat].reshape(labels.shape)
     np.exp(z, out=z)  # z is fresh: exponentiate in place
     nll = np.log(np.add.reduce(z, axis=-1))
     nll -= picked
