@@ -21,6 +21,7 @@ matrices: one row per element of the value, one column per input variable.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from typing import Any
@@ -245,9 +246,10 @@ def _contraction(Ix, Iy, Io, mx, my, traced, sizes, n_out):
     """Links and terms of out[o] = sum_t x[Ix[t]] y[Iy[t]] over broadcast index arrays (one entry per
     term t); mx / my mark the terms whose other factor may be nonzero."""
     links = {}
-    Ix, Iy, Io = (np.ravel(a) for a in np.broadcast_arrays(Ix, Iy, Io))
-    mx = np.broadcast_to(mx, Ix.shape).ravel() if mx is not None else None
-    my = np.broadcast_to(my, Ix.shape).ravel() if my is not None else None
+    shape = np.broadcast_shapes(*(np.shape(a) for a in (Ix, Iy, Io, mx, my) if a is not None))
+    Ix, Iy, Io = (np.broadcast_to(a, shape).ravel() for a in (Ix, Iy, Io))
+    mx = np.broadcast_to(mx, shape).ravel() if mx is not None else None
+    my = np.broadcast_to(my, shape).ravel() if my is not None else None
     for i, own, other_mask in ((0, Ix, my), (1, Iy, mx)):
         if i in traced:
             keep = slice(None) if other_mask is None else other_mask
@@ -372,6 +374,9 @@ def _register() -> None:
     P.matmul.sparsity = matmul_rule
     P.linear.sparsity = linear_rule
     P.scatter_add.sparsity = scatter_rule
+    P.conv.sparsity = conv_rule
+    P.max_pool.sparsity = max_pool_rule
+    P.fold.sparsity = fold_rule
 
 
 def scatter_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
@@ -382,6 +387,66 @@ def scatter_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
     pos = np.arange(n_out).reshape(kwargs["new_shape"])[kwargs["index"]]
     pos = np.broadcast_to(pos, np.shape(g)).ravel()
     return Deps({0: Lin(n_out, _size(g), mat=_coo(pos, np.arange(_size(g)), n_out, _size(g)))})
+
+
+def _windows_of(index: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
+    """(K, ..., *out): for each kernel offset, the elements of `index` that offset reads."""
+    parts = [
+        index[(Ellipsis, *P._pool_slices(off, out, stride, dilation))]
+        for off in itertools.product(*map(range, kernel))
+    ]
+    return np.stack(parts)
+
+
+def conv_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
+    """out[n, o, p] = sum over the input channels c of o's group and the kernel offsets k of
+    x[n, c, window(p, k)] * w[o, c, k] (zero padding reads nothing)."""
+    x, w = vals
+    groups = kwargs["groups"]
+    kernel = tuple(np.shape(w)[2:])
+    n, cg, o = np.shape(x)[0], np.shape(w)[1], np.shape(w)[0]
+    og, K = o // groups, math.prod(kernel)
+    xi = P._pad_crop(np.arange(1, _size(x) + 1).reshape(np.shape(x)), kwargs["padding"]) - 1
+    out = tuple(np.shape(ans)[2:])
+    U = _windows_of(xi, kernel, kwargs["stride"], kwargs["dilation"], out)  # (K, N, C, *out)
+    U = np.moveaxis(U.reshape(K, n, groups, cg, -1), 0, -1)  # (N, G, cg, P, K)
+    Ix = U[:, :, None]  # (N, G, 1, cg, P, K)
+    Iw = np.arange(_size(w)).reshape(groups, og, cg, 1, K)[None]  # (1, G, og, cg, 1, K)
+    Io = np.arange(_size(ans)).reshape(n, groups, og, 1, -1, 1)
+    Ix, Iw, Io = (np.ravel(a) for a in np.broadcast_arrays(Ix, Iw, Io))
+    keep = Ix >= 0
+    Ix, Iw, Io = Ix[keep], Iw[keep], Io[keep]
+    mx = np.ravel(vals[0])[Ix] != 0 if 0 in trusted else None
+    mw = np.ravel(vals[1])[Iw] != 0 if 1 in trusted else None
+    return _contraction(Ix, Iw, Io, mx, mw, traced, (_size(x), _size(w)), _size(ans))
+
+
+def max_pool_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
+    """Each output element on the elements of its window (padding reads nothing)."""
+    x = vals[0]
+    kernel = tuple(kwargs["kernel"])
+    xi = P._pool_pad(np.arange(1, _size(x) + 1).reshape(np.shape(x)), kwargs["padding"], 0) - 1
+    out = tuple(np.shape(ans)[-len(kernel) :])
+    cols = _windows_of(xi, kernel, kwargs["stride"], kwargs["dilation"], out).reshape(-1, _size(ans))
+    rows = np.broadcast_to(np.arange(_size(ans)), cols.shape)
+    keep = cols >= 0
+    return Deps({0: Lin(_size(ans), _size(x), mat=_coo(rows[keep], cols[keep], _size(ans), _size(x)))})
+
+
+def fold_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
+    """cols (..., K, *out) added into zeros of new_shape: each element to the one position its kernel
+    offset's strided slice covers (found by reading an array of positions the same way)."""
+    cols = vals[0]
+    kernel = tuple(kwargs["kernel"])
+    nd = len(kernel)
+    out = tuple(np.shape(cols)[-nd:])
+    dest = np.arange(_size(ans)).reshape(kwargs["new_shape"])
+    pos = _windows_of(dest, kernel, kwargs["stride"], kwargs["dilation"], out)  # (K, ..., *out)
+    pos = np.moveaxis(pos, 0, -nd - 1)
+    pos = np.broadcast_to(pos, np.shape(cols)).ravel()
+    return Deps(
+        {0: Lin(_size(ans), _size(cols), mat=_coo(pos, np.arange(_size(cols)), _size(ans), _size(cols)))}
+    )
 
 
 _register()
