@@ -1,7 +1,7 @@
 """The `wengert` command: train a classifier on MNIST-like data, and evaluate a saved one.
 
     wengert train                      # the default MLP on the bundled digits
-    wengert train --model cnn          # a small convolutional network: about 98.5% on them
+    wengert train --model cnn          # a small convolutional network: 98.25% on them
     wengert train --hidden 256 --activation relu --optimizer adam --dataset fashion-mnist
     wengert predict runs/<timestamp>/model.safetensors
     mpiexec -n 4 wengert train --distributed   # data-parallel over MPI (pip install "wengert[mpi]")

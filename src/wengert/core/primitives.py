@@ -411,7 +411,7 @@ def _extremum(name: str, fn):
         kept = _kept(x.shape, axis)
         ans_k = reshape(ans, kept)
         mask = _mask(x == ans_k, x)
-        return kept, mask / sum_(mask, axis=axis, keepdims=True)  # a box when traced to a program
+        return kept, mask / sum_(mask, axis=axis, keepdims=True)  # a primitive: traceable to a program
 
     def vjp(g, ans, x, axis=None, keepdims=False):
         b = _lead(g, ans)
