@@ -98,7 +98,7 @@ from .ops import (
     where,
 )
 from .scalar import Dual, Node, derivative
-from .solvers import ConvergenceError, minimize_newton, newton
+from .solvers import ConvergenceError, LeastSquaresResult, least_squares, minimize_newton, newton
 from .taylor import taylor
 from .tensor import (
     Tensor,
