@@ -10,7 +10,7 @@ Two faces on one core:
 Every derivative comes from one table of primitives (`wengert.core.primitives`).
 """
 
-from . import distributed, nn, optim, solvers, vi
+from . import distributed, nn, optim, solvers, uncertainty, vi
 from .core.anomaly import AnomalyError, detect_anomaly
 from .core.graph import FreedGraphError
 from .core.primitive import DomainError
@@ -136,6 +136,7 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
+from .uncertainty import Uncertain, correlated, uncertain
 from .vi import advi, hmc
 from .viz import draw_graph
 
