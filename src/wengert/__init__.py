@@ -99,7 +99,7 @@ from .ops import (
 )
 from .scalar import Dual, Node, derivative
 from .solvers import ConvergenceError, LeastSquaresResult, least_squares, minimize_newton, newton
-from .taylor import taylor
+from .taylor import TaylorPolynomial, taylor, taylor_expand
 from .tensor import (
     Tensor,
     arange,
