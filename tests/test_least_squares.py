@@ -50,6 +50,7 @@ def test_result_fields_like_scipy():
     assert res.cost == pytest.approx(0.5 * res.fun @ res.fun, abs=1e-30)
     assert res.nfev >= res.njev >= 1 and res.status in (1, 2, 3, 4) and res.message
     assert res.rank == 3 and res.iterations >= 1
+    np.testing.assert_array_equal(res.active_mask, [0, 0, 0])
     # the AD Jacobian at the solution against the analytic one
     b = res.x
     analytic = np.stack([np.exp(-b[1] * t), -b[0] * t * np.exp(-b[1] * t), np.ones_like(t)], axis=1)

@@ -275,9 +275,9 @@ class LeastSquaresResult:
     `x` the solution; `cost` = 0.5 |r(x)|^2; `fun` = r(x) (m,); `jac` the m x n Jacobian at x;
     `grad` = J^T r; `optimality` = |grad|_inf; `nfev`/`njev` residual and Jacobian evaluations;
     `status` (0: evaluation limit, 1: gtol, 2: ftol, 3: xtol, 4: ftol and xtol); `message`;
-    `success` (status > 0). Also `iterations` (accepted steps), `rank` of J at x (< n: the
-    parameters are not all identifiable there) and `history`, one row per iteration: (nfev, cost,
-    optimality, damping, |step|, accepted).
+    `success` (status > 0); `active_mask` (zeros: there are no bounds). Also `iterations`
+    (accepted steps), `rank` of J at x (< n: the parameters are not all identifiable there) and
+    `history`, one row per iteration: (nfev, cost, optimality, damping, |step|, accepted).
     """
 
     x: np.ndarray
@@ -294,6 +294,7 @@ class LeastSquaresResult:
     iterations: int
     rank: int
     history: list = field(repr=False)
+    active_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int), repr=False)
 
     def report(self) -> str:
         """A short convergence report, one line per iteration."""
@@ -590,4 +591,5 @@ class _LsqState:
             iterations=self.iterations,
             rank=rank,
             history=self.history,
+            active_mask=np.zeros(self.x.size, dtype=int),
         )

@@ -50,6 +50,11 @@ _LOG_2PI = math.log(2 * math.pi)
 # a batch of draws). They are written with wengert functions, so ADVI differentiates through them.
 
 
+def _shape(x) -> tuple:
+    """The shape code sees (one example's, inside vmap)."""
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
 def _real(z):
     return z, ops.sum(z * 0.0, axis=-1)
 
@@ -78,7 +83,7 @@ class interval:
 def _simplex(z):
     # additive log-ratio: theta = softmax([z, 0]); the Jacobian of z -> theta_1..K-1 has determinant
     # theta_1 ... theta_K, so log|J| = sum(log theta)
-    zero = ops.reshape(ops.sum(z * 0.0, axis=-1), np.shape(raw(z))[:-1] + (1,))
+    zero = ops.reshape(ops.sum(z * 0.0, axis=-1), _shape(z)[:-1] + (1,))
     logp = ops.log_softmax(ops.concatenate([z, zero], axis=-1), axis=-1)
     return ops.exp(logp), ops.sum(logp, axis=-1)
 
@@ -134,7 +139,7 @@ class Latents:
     def constrain(self, z) -> tuple[dict, Any]:
         """The constrained values of the unconstrained vector(s) z (..., dim) and log|J| (...)."""
         out, logdet, start = {}, 0.0, 0
-        batch = np.shape(raw(z))[:-1]
+        batch = _shape(z)[:-1]
         for name, shape, f, size, kind in zip(
             self.names, self.shapes, self.transforms, self.sizes, self.kinds
         ):
@@ -174,7 +179,7 @@ def _batch_of(per_sample: Callable) -> Callable:
         vmap = None
     if vmap is not None:
         return vmap(per_sample)
-    return lambda zs: ops.stack([per_sample(zs[i]) for i in range(np.shape(raw(zs))[0])])
+    return lambda zs: ops.stack([per_sample(zs[i]) for i in range(_shape(zs)[0])])
 
 
 @dataclass(frozen=True)
