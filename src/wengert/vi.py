@@ -237,7 +237,7 @@ def advi(
     latents: int | dict | Latents | None = None,
     num_samples: int = 10,
     steps: int = 2000,
-    lr: float = 0.05,
+    lr: float | None = None,
     seed: int | None = None,
     *,
     dim: int | None = None,
@@ -262,7 +262,10 @@ def advi(
     q = N(mu, L L^T), L lower triangular with a positive (exponentiated) diagonal. Each step draws
     `num_samples` z = mu + L eps, eps ~ N(0, I) (the reparameterisation trick), estimates
     ELBO = E_q[log p(z)] + H[q] (Gaussian entropy in closed form), differentiates it by reverse mode
-    and ascends with Adam at learning rate `lr`, for at most `steps` steps.
+    and ascends with Adam at learning rate `lr`, for at most `steps` steps. The default lr is 0.05
+    for mean-field and 0.01 for full-rank: the K(K-1)/2 extra parameters make few-draw gradients
+    noisier, and at 0.05 the noise biases the fitted mean (by about one posterior sd on a 31-dimensional
+    logistic regression).
 
     The density is written for one draw and evaluated on the batch of draws by `wengert.vmap` where
     available, else draw by draw. `batched=True` keeps the older convention: `log_density` receives
@@ -298,6 +301,8 @@ def advi(
         )
     rng = np.random.default_rng(seed)
     full = family == "fullrank"
+    if lr is None:
+        lr = 0.01 if full else 0.05
     mu = np.zeros(k) if init_mean is None else np.array(init_mean, dtype=np.float64).reshape(k)
     omega = np.full(k, math.log(init_std))  # log sigma, or log diag(L)
     lower = np.zeros((k, k))  # strictly lower part of L (full-rank only)
