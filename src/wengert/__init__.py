@@ -97,6 +97,15 @@ from .ops import (
     var,
     where,
 )
+from .program import (
+    ConcretizationError,
+    LeakedTracerError,
+    Program,
+    jit,
+    program,
+    source,
+    trace_table,
+)
 from .scalar import Dual, Node, derivative
 from .solvers import ConvergenceError, LeastSquaresResult, least_squares, minimize_newton, newton
 from .taylor import TaylorPolynomial, taylor, taylor_expand

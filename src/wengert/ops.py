@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .core import primitives as P
-from .core.trace import BOX_TYPES, raw
+from .core.trace import BOX_TYPES, is_abstract, raw
 from .tensor import _index, _matmul
 
 # Primitives, under their public names.
@@ -220,7 +220,8 @@ def take(x, indices, axis=None):
 
 def cross_entropy(logits, labels, reduction: str = "mean"):
     """Softmax cross-entropy of `logits` (n, classes) against integer `labels` (n,), fused and stable."""
-    labels = np.asarray(raw(labels))
+    traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
+    labels = labels if traced else np.asarray(raw(labels))
     lshape = np.shape(raw(logits))
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"cross_entropy: labels must be integers, got dtype {labels.dtype}")
@@ -234,7 +235,7 @@ def cross_entropy(logits, labels, reduction: str = "mean"):
             f"cross_entropy: logits of shape {lshape} need labels of shape {lshape[:-1]}, "
             f"got {labels.shape}"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= lshape[-1]):
+    if not traced and labels.size and (labels.min() < 0 or labels.max() >= lshape[-1]):
         raise ValueError(
             f"cross_entropy: labels must be in [0, {lshape[-1]}), got values from "
             f"{labels.min()} to {labels.max()}"

@@ -136,7 +136,8 @@ class Tensor(Arithmetic):
         """Refuse to turn a value traced by a transform into a Python number: the derivative would be
         silently lost. Eager tensors (and constants) convert freely."""
         tr = self._trace
-        if tr is not None and tr is not EAGER:
+        if tr is not None and tr is not EAGER and not trace.is_abstract(self):
+            # (a value traced to a program raises its own ConcretizationError, naming the line)
             raise TypeError(
                 f"{what} on a value traced by a function transform (grad, jvp, jacobian, ...) would "
                 "drop its derivative. Keep it a wengert value (use wengert.where instead of an "
@@ -191,6 +192,8 @@ class Tensor(Arithmetic):
         return self.astype(np.float64)
 
     def __repr__(self) -> str:
+        if trace.is_abstract(self):  # being traced to a program: it has a shape and dtype, no data
+            return f"tensor(traced {raw(self)!r})"
         v = np.asarray(raw(self))
         body = np.array2string(v, separator=", ", prefix="tensor(")
         extras = []

@@ -220,12 +220,15 @@ class NonDiff(Primitive):
     """A piecewise-constant primitive (comparison, sign, floor...): its result is a constant."""
 
     def __call__(self, *args, **kwargs):
-        boxed = False
+        boxed = staged = False
         vals = list(args)
         for i, a in enumerate(args):
             if type(a) in BOX_TYPES:
                 boxed = True
-                vals[i] = raw(a)
+                vals[i] = v = _trace.staged(a)
+                staged = staged or type(v) in BOX_TYPES
+        if staged:  # a program is being traced: record the comparison there, not its value
+            return bind(self, tuple(vals), kwargs)
         out = self.impl(*vals, **kwargs)
         return _trace.const_box(out) if boxed else out
 
@@ -260,6 +263,10 @@ def safe_mul(g, d):
     """g * d, except 0 where d is infinite and g is 0 (0 * inf = 0: a zero cotangent meeting an
     infinite partial, as for sqrt or log at 0 behind a `where`, contributes nothing)."""
     prod = g * d
+    if _trace.is_abstract(d) or _trace.is_abstract(g):  # traced: decide per element when run
+        from .primitives import isfinite, logical_or, not_equal
+
+        return _where(logical_or(isfinite(d), not_equal(g, 0)), prod, 0.0)
     finite = np.isfinite(raw(d))
     if finite.all():
         return prod

@@ -17,7 +17,7 @@ import numpy as np
 
 from .anomaly import warn_at_user_line
 from .primitive import DomainError, Elementwise, NonDiff, Structural, ndim, shape, unbroadcast
-from .trace import BOX_TYPES, raw
+from .trace import BOX_TYPES, is_abstract, raw
 
 # ---------------------------------------------------------------------------------------------------
 # Scalar implementations (Python floats: the paper's Node and Dual) and domain checks.
@@ -88,6 +88,8 @@ def _mask(cond, *likes):
     dt = np.result_type(*[raw(v) for v in likes]) if likes else np.float64
     if not np.issubdtype(dt, np.floating):
         dt = np.float64
+    if is_abstract(cond):  # traced to a program: the mask is computed when the program runs
+        return cast(cond, dtype=np.dtype(dt))
     return np.asarray(raw(cond), dtype=dt)
 
 
@@ -243,17 +245,17 @@ where = Elementwise(
     partials=(
         None,
         lambda ans, c, x, y: _mask(c, x, y),
-        lambda ans, c, x, y: _mask(~np.asarray(raw(c), dtype=bool), x, y),
+        lambda ans, c, x, y: _mask(logical_not(c), x, y),
     ),
 )
 
 
 def _clip_partial(ans, x, lo, hi):
-    inside = np.ones(np.shape(raw(x)), dtype=bool)
+    inside = np.ones(shape(x), dtype=bool)
     if lo is not None:
-        inside &= raw(x) >= raw(lo)
+        inside = logical_and(inside, greater_equal(x, lo))
     if hi is not None:
-        inside &= raw(x) <= raw(hi)
+        inside = logical_and(inside, less_equal(x, hi))
     return _mask(inside, x)
 
 
@@ -691,6 +693,10 @@ logsumexp = Structural(
 
 def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     """Rows of the identity: one_hot([2, 0], 3) -> [[0, 0, 1], [1, 0, 0]]."""
+    if is_abstract(labels):  # traced to a program: compare with the class indices when it runs
+        lshape = shape(labels)
+        hit = equal(reshape(labels, lshape + (1,)), np.arange(num_classes))
+        return cast(hit, dtype=np.dtype(dtype))
     labels = np.asarray(raw(labels))
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")

@@ -28,3 +28,4 @@ from .losses import (
 )
 from .module import IncompatibleKeys, Module, Parameter, is_parameter
 from .scalar import Layer, Neuron
+from .stateless import functional_call, parameter_arrays
