@@ -64,6 +64,21 @@ def test_mixed_partials_match_nested_forward_mode(name):
         np.testing.assert_allclose(tp.derivatives(k), nested(f, k)(x), rtol=1e-9, atol=1e-9)
 
 
+def test_convolution_and_pooling():
+    from wengert.nn import conv as C
+
+    xin, wt = RNG.standard_normal((1, 2, 5, 5)), RNG.standard_normal((3, 2, 3, 3))
+
+    def f(v):
+        y = C.conv2d(xin * v[0] + v[1] * xin**2, wt * (1 + v[2]), padding=1)
+        return W.sum(C.max_pool2d(W.tanh(y), 2) ** 2)
+
+    x = np.array([0.3, -0.2, 0.1])
+    tp = W.taylor_expand(f, x, 3)
+    for k in (1, 2, 3):
+        np.testing.assert_allclose(tp.derivatives(k), nested(f, k)(x), rtol=1e-9, atol=1e-9)
+
+
 def test_vector_output_and_matrix_input():
     def f(m):
         return W.stack([W.sum(W.sin(m) * m[::-1]), m[0, 1] * W.exp(m[1, 0])])
@@ -160,6 +175,12 @@ def test_structural_primitives_have_taylor_rules_in_the_table():
     for name in (*linear, "concatenate", "cast"):
         assert table[name].taylor == "linear", name
     assert table["matmul"].taylor == "bilinear"
+    if "conv" in table:  # the convolution layer's primitives
+        assert (table["conv"].taylor, table["max_pool"].taylor, table["fold"].taylor) == (
+            "bilinear",
+            "linear",
+            "linear",
+        )
     for name in composed:
         assert callable(table[name].taylor), name
     for p in table.values():

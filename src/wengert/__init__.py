@@ -108,6 +108,14 @@ from .program import (
 )
 from .scalar import Dual, Node, derivative
 from .solvers import ConvergenceError, LeastSquaresResult, least_squares, minimize_newton, newton
+from .sparse import (
+    elimination_jacobian,
+    hessian_sparsity,
+    jacobian_sparsity,
+    linearize,
+    sparse_hessian,
+    sparse_jacobian,
+)
 from .taylor import TaylorPolynomial, taylor, taylor_expand
 from .tensor import (
     Tensor,

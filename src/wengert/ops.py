@@ -13,7 +13,6 @@ import numpy as np
 
 from .core import primitives as P
 from .core.trace import BOX_TYPES, is_abstract, raw
-from .tensor import _index, _matmul
 
 # Primitives, under their public names.
 add, sub, mul, div, neg = P.add, P.sub, P.mul, P.div, P.neg
@@ -30,8 +29,89 @@ greater, greater_equal, less, less_equal = P.greater, P.greater_equal, P.less, P
 equal, not_equal, isfinite, isnan = P.equal, P.not_equal, P.isfinite, P.isnan
 logical_not, logical_and, logical_or = P.logical_not, P.logical_and, P.logical_or
 stop_gradient = P.stop_gradient
-matmul = _matmul
-one_hot = P.one_hot
+
+
+def _shape(x) -> tuple:
+    """The shape of an array, box or number (numpy's np.shape costs a Python-level dispatch)."""
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
+
+
+def matmul(x, y):
+    """Matrix product with numpy's rules (1-d operands, broadcast batch axes); shapes checked here."""
+    xs, ys = _shape(x), _shape(y)
+    if len(xs) == 0 or len(ys) == 0:
+        raise ValueError(f"matmul: operands must have at least one dimension, got shapes {xs} and {ys}")
+    k1 = xs[-1]
+    k2 = ys[-2] if len(ys) >= 2 else ys[0]
+    if k1 != k2:
+        raise ValueError(
+            f"matmul: shapes {xs} and {ys} do not match: inner dimensions {k1} and {k2} differ"
+        )
+    return P.matmul(x, y)
+
+
+def index_key(index) -> tuple:
+    """An indexing key as the getitem primitive takes it: a tuple, with tensors and lists as arrays."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for i in index:
+        if type(i) in BOX_TYPES:
+            i = np.asarray(raw(i))
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        out.append(i)
+    return tuple(out)
+
+
+def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None, name: str = "logits"):
+    """`labels` as an integer array of class indices in [0, num_classes), or a clear error naming `who`.
+
+    With `shape` (the shape of the scores, classes last), the labels must have its leading shape.
+    The one check of labels for one_hot, cross_entropy and nll_loss.
+    """
+    traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
+    y = labels if traced else np.asarray(raw(labels))
+    if y.dtype.kind not in "iu":
+        if y.size:
+            raise TypeError(f"{who}: labels must be integers, got dtype {y.dtype}")
+        y = y.astype(np.intp)  # [] is float64 to numpy: an empty list of labels is fine
+    if shape is not None and y.shape != tuple(shape[:-1]):
+        verb = "need" if name.endswith("s") else "needs"
+        raise ValueError(
+            f"{who}: {name} of shape {tuple(shape)} {verb} labels of shape {tuple(shape[:-1])}, "
+            f"got {y.shape}"
+        )
+    if y.size and not traced:
+        lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"{who}: labels must be in [0, {num_classes}), got values from {lo} to {hi} "
+                f"(label {bad} out of range for num_classes={num_classes})"
+            )
+    return y
+
+
+def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
+    """Rows of the identity: one_hot([2, 0], 3) -> [[0, 0, 1], [1, 0, 0]] (shape labels.shape +
+    (num_classes,))."""
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 1
+    ):
+        raise ValueError(f"one_hot: num_classes must be a positive integer, got {num_classes!r}")
+    y = check_labels(labels, num_classes, "one_hot")
+    if is_abstract(y):  # traced to a program: compare with the class indices when it runs
+        hit = P.equal(P.reshape(y, tuple(y.shape) + (1,)), np.arange(num_classes))
+        return P.cast(hit, dtype=np.dtype(dtype))
+    out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, y[..., None], 1, axis=-1)
+    return out
 
 
 def clip(x, min=None, max=None):
@@ -189,7 +269,7 @@ def logsumexp(x, axis=None, keepdims: bool = False):
 
 def dot(x, y):
     """Matrix product for 1-d and 2-d operands (numpy's dot); use matmul for stacks."""
-    return _matmul(x, y)
+    return matmul(x, y)
 
 
 def outer(x, y):
@@ -212,7 +292,7 @@ def norm(x, axis=None, keepdims: bool = False):
 
 def take(x, indices, axis=None):
     if axis is None:
-        return reshape(x, (-1,))[_index(np.asarray(raw(indices)))]
+        return reshape(x, (-1,))[index_key(np.asarray(raw(indices)))]
     idx = [slice(None)] * len(np.shape(raw(x)))
     idx[axis] = np.asarray(raw(indices))
     return x[tuple(idx)]
@@ -220,26 +300,13 @@ def take(x, indices, axis=None):
 
 def cross_entropy(logits, labels, reduction: str = "mean"):
     """Softmax cross-entropy of `logits` (n, classes) against integer `labels` (n,), fused and stable."""
-    traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
-    labels = labels if traced else np.asarray(raw(labels))
-    lshape = np.shape(raw(logits))
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"cross_entropy: labels must be integers, got dtype {labels.dtype}")
+    lshape = _shape(logits)
     if len(lshape) < 1:
         raise ValueError(
             f"cross_entropy: logits need a class axis (shape (n, classes) or (classes,)), got shape "
             f"{lshape}"
         )
-    if labels.shape != lshape[:-1]:
-        raise ValueError(
-            f"cross_entropy: logits of shape {lshape} need labels of shape {lshape[:-1]}, "
-            f"got {labels.shape}"
-        )
-    if not traced and labels.size and (labels.min() < 0 or labels.max() >= lshape[-1]):
-        raise ValueError(
-            f"cross_entropy: labels must be in [0, {lshape[-1]}), got values from "
-            f"{labels.min()} to {labels.max()}"
-        )
+    labels = check_labels(labels, lshape[-1], "cross_entropy", lshape)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     return P.cross_entropy(logits, labels, reduction=reduction)
@@ -247,11 +314,11 @@ def cross_entropy(logits, labels, reduction: str = "mean"):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias (PyTorch's layout: weight has shape (out_features, in_features))."""
-    xs, ws = np.shape(raw(x)), np.shape(raw(weight))
+    xs, ws = _shape(x), _shape(weight)
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         raise ValueError(f"linear: input of shape {xs} does not fit weight of shape {ws}")
-    if bias is not None and np.shape(raw(bias)) != (ws[0],):
-        raise ValueError(f"linear: bias of shape {np.shape(raw(bias))}, expected ({ws[0]},)")
+    if bias is not None and _shape(bias) != (ws[0],):
+        raise ValueError(f"linear: bias of shape {_shape(bias)}, expected ({ws[0]},)")
     return P.linear(x, weight) if bias is None else P.linear(x, weight, bias)
 
 
@@ -285,7 +352,7 @@ NUMPY_FUNCTIONS = {
     np.stack: lambda arrays, axis=0, **kw: stack(arrays, axis),
     np.where: lambda c, x=None, y=None: where(c, x, y),
     np.dot: lambda a, b, out=None: dot(a, b),
-    np.matmul: lambda a, b, **kw: _matmul(a, b),
+    np.matmul: lambda a, b, **kw: matmul(a, b),
     np.clip: lambda a, a_min=None, a_max=None, **kw: clip(a, a_min, a_max),
     np.squeeze: lambda a, axis=None: squeeze(a, axis),
     np.expand_dims: lambda a, axis: expand_dims(a, axis),

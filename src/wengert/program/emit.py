@@ -136,6 +136,15 @@ def _binary(op: str):
     return lambda a, p, em: f"{_wrap(a[0])} {op} {_wrap(a[1])}"
 
 
+def _matmul(a, p, em):
+    x, y = em.current.inputs
+    if x.ndim >= 2 and y.ndim >= 2 and x.shape[-1] == 1:
+        # a product over one term: the broadcast product gives the same numbers without BLAS (an
+        # outer product, as in a batch-1 weight gradient, is several times faster this way)
+        return f"{_wrap(a[0])} * {_wrap(a[1])}"
+    return f"{_wrap(a[0])} @ {_wrap(a[1])}"
+
+
 def _concatenate(a, p, em):
     items = ", ".join(a) + ("," if len(a) == 1 else "")
     return f"np.concatenate(({items}), axis={p.get('axis', 0)})"
@@ -143,6 +152,7 @@ def _concatenate(a, p, em):
 
 TEMPLATES: dict[str, Callable] = {
     **{n: _binary(op) for n, op in _OPERATORS.items()},
+    "matmul": _matmul,
     **{n: _binary(op) for n, op in _COMPARISONS.items()},
     "neg": lambda a, p, em: f"-{_wrap(a[0])}",
     "relu": lambda a, p, em: f"np.maximum({a[0]}, 0)",

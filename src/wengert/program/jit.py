@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import tree
 from ..core.trace import BOX_TYPES, EAGER_LEVEL, STATE
-from ..tensor import _const
+from ..tensor import constant
 from .emit import emit_compiled
 from .ir import Program
 from .passes import simplify
@@ -53,7 +53,7 @@ class _Entry:
 
 
 def _as_tensor(o):
-    return _const(o) if isinstance(o, (np.ndarray, np.generic)) else o
+    return constant(o) if isinstance(o, (np.ndarray, np.generic)) else o
 
 
 def _signature(x, leaves: list, key: list) -> bool:
@@ -188,7 +188,7 @@ class Jitted:
         out = entry.fn(*leaves)
         if boxed:  # constant tensors in, tensors out
             out = tree.tree_map(
-                lambda o: _const(o) if isinstance(o, (np.ndarray, np.generic)) else o, out
+                lambda o: constant(o) if isinstance(o, (np.ndarray, np.generic)) else o, out
             )
         return out
 

@@ -22,7 +22,7 @@ from .. import tree
 from ..core.anomaly import user_line
 from ..core.primitive import Elementwise, NonDiff, Structural
 from ..core.trace import BOX_TYPES, EAGER_LEVEL, STATE, Trace, next_level, raw
-from ..tensor import _rbox
+from ..tensor import reverse_box
 from .ir import Equation, Literal, Program, Var
 
 _TABLE_KINDS = (Elementwise, Structural, NonDiff)
@@ -79,7 +79,7 @@ class ProgramTrace(Trace):
         return v
 
     def box(self, v: Var):
-        return _rbox(v, self, None)
+        return reverse_box(v, self, None)
 
     def operand(self, a):
         """An argument of a primitive as a program operand: this trace's Var, a Literal or a const."""
