@@ -18,8 +18,6 @@ Run: PYTHONPATH=src python benchmarks/advi.py [--quick]
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from _util import table
+from _util import machine_header, table
 
 import wengert as w
 from wengert.data.classic import CHALLENGER, EIGHT_SCHOOLS
@@ -36,16 +34,6 @@ from wengert.vi import Latents, advi, hmc, unconstrained
 QUICK = "--quick" in sys.argv
 STEPS = 3000 if QUICK else 10000
 DRAWS = 1000 if QUICK else 4000
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def timed(fn):
@@ -142,10 +130,8 @@ def logistic(title, x, y, prior_sd, names, step_size) -> None:
 
 
 def main() -> None:
-    print(
-        f"ADVI vs HMC; {cpu_model()}, {os.cpu_count()} cores; numpy {np.__version__}, "
-        f"wengert {w.__version__}, Python {platform.python_version()}; load {os.getloadavg()[0]:.2f}"
-    )
+    print(f"ADVI vs HMC; wengert {w.__version__}")
+    print(machine_header(("scikit-learn",)))
     eight_schools()
     t, y = CHALLENGER["temperature"], CHALLENGER["distress"]
     x = ((t - t.mean()) / t.std())[:, None]

@@ -15,8 +15,6 @@ Run: PYTHONPATH=src python benchmarks/least_squares.py
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import sys
 import time
@@ -25,8 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-import scipy
-from _util import table
+from _util import machine_header, table
 from scipy import optimize
 
 import wengert as w
@@ -46,16 +43,6 @@ def timed(fn, repeats: int = 5) -> tuple[object, float]:
         fn()
         times.append(time.perf_counter() - t0)
     return out, statistics.median(times)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -96,11 +83,8 @@ def main() -> None:
                 f"{d[2]:.1f}", f"{trf.nfev}", f"{t_trf * 1e3:.1f}",
             ])  # fmt: skip
     n = len(rows)
-    print(
-        f"NIST StRD nonlinear regression, {n} solves; {cpu_model()}, {os.cpu_count()} cores; "
-        f"numpy {np.__version__}, scipy {scipy.__version__}, wengert {w.__version__}, "
-        f"Python {platform.python_version()}; load {os.getloadavg()[0]:.2f}"
-    )
+    print(f"NIST StRD nonlinear regression, {n} solves; wengert {w.__version__}")
+    print(machine_header(("scipy",)))
     print("digits: significant digits of the worst parameter; nfev/njev; time: median of 5 solves, ms\n")
     header = [
         "problem", "start", "wengert digits", "nfev/njev", "ms",
