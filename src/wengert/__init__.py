@@ -10,7 +10,7 @@ Two faces on one core:
 Every derivative comes from one table of primitives (`wengert.core.primitives`).
 """
 
-from . import distributed, nn, optim, solvers, vi
+from . import distributed, nn, optim, solvers, uncertainty, vi
 from .core.anomaly import AnomalyError, detect_anomaly
 from .core.graph import FreedGraphError
 from .core.primitive import DomainError
@@ -116,7 +116,7 @@ from .program import (
 )
 from .scalar import Dual, Node, derivative
 from .seeding import manual_seed
-from .solvers import ConvergenceError, minimize_newton, newton
+from .solvers import ConvergenceError, LeastSquaresResult, least_squares, minimize_newton, newton
 from .sparse import (
     elimination_jacobian,
     hessian_sparsity,
@@ -125,7 +125,7 @@ from .sparse import (
     sparse_hessian,
     sparse_jacobian,
 )
-from .taylor import taylor
+from .taylor import TaylorPolynomial, taylor, taylor_expand
 from .tensor import (
     Tensor,
     arange,
@@ -163,6 +163,7 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
+from .uncertainty import Uncertain, correlated, uncertain
 from .vi import advi, hmc
 from .viz import draw_graph
 

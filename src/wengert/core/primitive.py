@@ -32,7 +32,15 @@ class DomainError(ValueError):
 
 
 class Primitive:
-    """A named operation on numpy values with derivative rules."""
+    """A named operation on numpy values with derivative rules.
+
+    `taylor` says how truncated Taylor series pass through a structural primitive (taylor.py):
+    "linear" (each coefficient maps by the JVP rule), "bilinear" (a Cauchy product of the two
+    arguments' series), or a function computing the primitive from others that have a Taylor rule.
+    Elementwise primitives need none: their partials give the recurrence.
+    """
+
+    taylor = None
 
     def __init__(self, name: str, impl, *, save_args: bool = True, save_ans: bool = False):
         self.name = name

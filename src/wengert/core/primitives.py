@@ -841,6 +841,54 @@ cast = Structural(
     save_args=False,
 )
 
+# --- Taylor mode (taylor.py): linear primitives map each coefficient by their JVP, matmul takes a
+# Cauchy product, and the normalisations and losses are evaluated as compositions of primitives (with
+# the maximum shift as a constant, so the series are as stable as the values).
+_LINEAR = (
+    sum_, max_, min_, reshape_p, transpose_p, broadcast_to_p, getitem, scatter_add, concatenate, cast,
+)  # fmt: skip
+for _p in _LINEAR:
+    _p.taylor = "linear"
+matmul.taylor = "bilinear"
+
+
+def _shift(x, axis):
+    m = np.max(raw(x), axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
+
+
+def _linear_taylor(x, w, b=None):
+    y = matmul(x, _mT(w))
+    return y if b is None else y + b
+
+
+def _softmax_taylor(x, axis=-1):
+    e = exp(x - _shift(x, axis))
+    return e / sum_(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_taylor(x, axis=-1):
+    z = x - _shift(x, axis)
+    return z - log(sum_(exp(z), axis=axis, keepdims=True))
+
+
+def _logsumexp_taylor(x, axis=None, keepdims=False):
+    m = _shift(x, axis)
+    return log(sum_(exp(x - m), axis=axis, keepdims=keepdims)) + (m if keepdims else np.squeeze(m, axis))
+
+
+def _ce_taylor(logits, labels, reduction="mean"):
+    labels = np.asarray(raw(labels))
+    picked = getitem(logits, index=(*np.indices(labels.shape, sparse=True), labels))
+    nll = _logsumexp_taylor(logits, axis=-1) - picked
+    if reduction == "none":
+        return nll
+    return sum_(nll) / labels.size if reduction == "mean" else sum_(nll)
+
+
+linear.taylor, softmax.taylor, log_softmax.taylor = _linear_taylor, _softmax_taylor, _log_softmax_taylor
+logsumexp.taylor, cross_entropy.taylor = _logsumexp_taylor, _ce_taylor
+
 use_structural(sum_=sum_, reshape=reshape, broadcast_to=broadcast_to, where=where)
 
 # --- convolution: one matrix product over a strided view of the padded input ---------------------
@@ -1144,6 +1192,10 @@ fold = Structural(
     save_args=False,
 )
 
+
+# Taylor mode for the convolution layer's primitives (see the Taylor block above): conv is bilinear in
+# (x, w), max_pool selects (linear where the maxima do not tie), fold sums windows (linear).
+conv.taylor, max_pool.taylor, fold.taylor = "bilinear", "linear", "linear"
 
 __all__ = [name for name, v in globals().items() if isinstance(v, (Elementwise, Structural, NonDiff))]
 del BOX_TYPES
