@@ -158,6 +158,7 @@ def backward(seeds, retain_graph: bool = False) -> None:
                 if c is not None:
                     cts[p] = cts[p] + c if p in cts else c
         if not retain_graph:  # release (inlined: once per node of every sweep)
+            node.released = parents  # the structure stays drawable after backward
             node.parents = None
             node.args = node.ans = node.kwargs = None
 

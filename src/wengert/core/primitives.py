@@ -364,7 +364,7 @@ def _extremum(name: str, fn):
         kept = _kept(x.shape, axis)
         ans_k = reshape(ans, kept)
         mask = _mask(x == ans_k, x)
-        return kept, mask / np.add.reduce(mask, axis=axis, keepdims=True)
+        return kept, mask / sum_(mask, axis=axis, keepdims=True)  # a box when traced to a program
 
     def vjp(g, ans, x, axis=None, keepdims=False):
         b = _lead(g, ans)

@@ -184,7 +184,7 @@ HELPERS = {
     "scatter_add": "_scatter_add",
     "linear": "_linear",
 }
-_HELPER_DEPS = {"_scatter_add": ["_is_basic"]}
+_HELPER_DEPS = {"_scatter_add": ["_is_basic"], "_cross_entropy": ["_as_rows", "_rows"]}
 
 #: Results that may share memory with their first argument (never written in place).
 VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "cast", "stop_gradient"}
