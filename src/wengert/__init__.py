@@ -97,6 +97,7 @@ from .ops import (
     var,
     where,
 )
+from .program.batching import vmap
 from .scalar import Dual, Node, derivative
 from .solvers import ConvergenceError, minimize_newton, newton
 from .taylor import taylor

@@ -63,7 +63,7 @@ def argmin(x, axis=None):
 
 
 def _count(x, axis) -> int:
-    shp = np.shape(raw(x))
+    shp = _shape(x)
     if axis is None:
         return math.prod(shp)
     axes = (axis,) if isinstance(axis, int) else axis
@@ -112,7 +112,7 @@ def broadcast_to(x, shape):
 
 def squeeze(x, axis=None):
     """Remove size-1 axes (all of them, or those in `axis`)."""
-    shp = np.shape(raw(x))
+    shp = _shape(x)
     if axis is None:
         new = tuple(s for s in shp if s != 1)
     else:
@@ -130,7 +130,7 @@ def squeeze(x, axis=None):
 
 def expand_dims(x, axis: int):
     """Insert a size-1 axis at `axis`."""
-    shp = list(np.shape(raw(x)))
+    shp = list(_shape(x))
     if not -(len(shp) + 1) <= axis <= len(shp):
         raise ValueError(f"expand_dims: axis {axis} is out of range for shape {tuple(shp)}")
     axis = axis % (len(shp) + 1)
@@ -147,7 +147,7 @@ def concatenate(xs: Sequence, axis: int = 0):
     xs = list(xs)
     if not xs:
         raise ValueError("concatenate: needs at least one array")
-    shapes = [np.shape(raw(x)) for x in xs]
+    shapes = [_shape(x) for x in xs]
     nd = len(shapes[0])
     if nd == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
@@ -163,7 +163,7 @@ def stack(xs: Sequence, axis: int = 0):
     xs = list(xs)
     if not xs:
         raise ValueError("stack: needs at least one array")
-    shapes = {np.shape(raw(x)) for x in xs}
+    shapes = {_shape(x) for x in xs}
     if len(shapes) != 1:
         raise ValueError(f"stack: all arrays need the same shape, got {sorted(shapes)}")
     return P.concatenate(*[expand_dims(x, axis) for x in xs], axis=axis)
@@ -198,7 +198,7 @@ def inner(x, y):
 
 
 def trace(x):
-    n = np.shape(raw(x))[0]
+    n = _shape(x)[0]
     return sum(x[np.arange(n), np.arange(n)])
 
 
@@ -210,31 +210,33 @@ def norm(x, axis=None, keepdims: bool = False):
 def take(x, indices, axis=None):
     if axis is None:
         return reshape(x, (-1,))[_index(np.asarray(raw(indices)))]
-    idx = [slice(None)] * len(np.shape(raw(x)))
+    idx = [slice(None)] * len(_shape(x))
     idx[axis] = np.asarray(raw(indices))
     return x[tuple(idx)]
 
 
 def cross_entropy(logits, labels, reduction: str = "mean"):
     """Softmax cross-entropy of `logits` (n, classes) against integer `labels` (n,), fused and stable."""
-    labels = np.asarray(raw(labels))
-    lshape = np.shape(raw(logits))
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"cross_entropy: labels must be integers, got dtype {labels.dtype}")
+    if not (_is_box(labels) and labels._trace is not None):  # batched by vmap: keep the box
+        labels = np.asarray(raw(labels))
+    lshape = _shape(logits)
+    values = np.asarray(raw(labels))
+    if not np.issubdtype(values.dtype, np.integer):
+        raise TypeError(f"cross_entropy: labels must be integers, got dtype {values.dtype}")
     if len(lshape) < 1:
         raise ValueError(
             f"cross_entropy: logits need a class axis (shape (n, classes) or (classes,)), got shape "
             f"{lshape}"
         )
-    if labels.shape != lshape[:-1]:
+    if _shape(labels) != lshape[:-1]:
         raise ValueError(
             f"cross_entropy: logits of shape {lshape} need labels of shape {lshape[:-1]}, "
-            f"got {labels.shape}"
+            f"got {_shape(labels)}"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= lshape[-1]):
+    if values.size and (values.min() < 0 or values.max() >= lshape[-1]):
         raise ValueError(
             f"cross_entropy: labels must be in [0, {lshape[-1]}), got values from "
-            f"{labels.min()} to {labels.max()}"
+            f"{values.min()} to {values.max()}"
         )
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -243,11 +245,11 @@ def cross_entropy(logits, labels, reduction: str = "mean"):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias (PyTorch's layout: weight has shape (out_features, in_features))."""
-    xs, ws = np.shape(raw(x)), np.shape(raw(weight))
+    xs, ws = _shape(x), _shape(weight)
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         raise ValueError(f"linear: input of shape {xs} does not fit weight of shape {ws}")
-    if bias is not None and np.shape(raw(bias)) != (ws[0],):
-        raise ValueError(f"linear: bias of shape {np.shape(raw(bias))}, expected ({ws[0]},)")
+    if bias is not None and _shape(bias) != (ws[0],):
+        raise ValueError(f"linear: bias of shape {_shape(bias)}, expected ({ws[0]},)")
     return P.linear(x, weight) if bias is None else P.linear(x, weight, bias)
 
 
@@ -257,6 +259,11 @@ def astype(x, dtype):
 
 def _is_box(x) -> bool:
     return type(x) in BOX_TYPES
+
+
+def _shape(x) -> tuple:
+    """The shape of an array, number or box (inside vmap, the shape of one example)."""
+    return x.shape if type(x) in BOX_TYPES else np.shape(x)
 
 
 #: numpy functions that dispatch to wengert when called on tensors (np.sum(t), np.mean(t), ...).

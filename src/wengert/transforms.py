@@ -519,7 +519,7 @@ class custom_jvp:
         if self.rule is None:
             raise TypeError(f"custom_jvp {self.fun.__name__}: define the rule with defjvp first")
         top = _top_trace(args)
-        if top is None:
+        if top is None or getattr(top, "batching", False):  # vmap batches the function itself
             return self.fun(*args)
         vals, idx = unwrap_for(top, args)
         rule = self.rule

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import trace as _trace
 from .graph import Aval
-from .trace import BOX_TYPES, bind, raw
+from .trace import BOX_TYPES, bind, raw, unwrap_for
 
 PYNUM = (float, int, bool)
 
@@ -216,10 +216,31 @@ class NonDiff(Primitive):
         vals = list(args)
         for i, a in enumerate(args):
             if type(a) in BOX_TYPES:
+                if any(getattr(t, "batching", False) for t in _trace.STATE.stack):
+                    return _through_batching(self, args, kwargs)
                 boxed = True
                 vals[i] = raw(a)
         out = self.impl(*vals, **kwargs)
         return _trace.const_box(out) if boxed else out
+
+
+def _through_batching(prim, args, kwargs):
+    """A constant-valued primitive under vmap: derivative levels see a constant, but a batching level
+    must map it over its batch, so hand it to the innermost one among the arguments."""
+    while True:
+        top = None
+        for a in args:
+            if (
+                type(a) in BOX_TYPES
+                and a._trace is not None
+                and (top is None or a._trace.level > top.level)
+            ):
+                top = a._trace
+        if top is None or (top.level == _trace.EAGER_LEVEL and not _trace.STATE.grad_enabled):
+            return _trace.const_box(prim.impl(*[raw(a) for a in args], **kwargs))
+        if getattr(top, "batching", False):
+            return top.process(prim, args, kwargs)
+        args = unwrap_for(top, args)[0]
 
 
 # --- the engine's shared helpers, written in primitives so they are differentiable too ---------------
@@ -255,7 +276,12 @@ def safe_mul(g, d):
     finite = np.isfinite(raw(d))
     if finite.all():
         return prod
-    keep = finite | (raw(g) != 0)
+    if type(g) in BOX_TYPES or type(d) in BOX_TYPES:  # boxes may be batched: use the primitives
+        from .primitives import isfinite, logical_or, not_equal
+
+        keep = logical_or(isfinite(d), not_equal(g, 0))
+    else:
+        keep = finite | (raw(g) != 0)
     if np.ndim(keep) == 0 and type(prod) not in BOX_TYPES:  # scalars stay scalars
         return prod if keep else 0.0
     return _where(keep, prod, 0.0)

@@ -87,6 +87,8 @@ def _mask(cond, *likes):
     dt = np.result_type(*[raw(v) for v in likes]) if likes else np.float64
     if not np.issubdtype(dt, np.floating):
         dt = np.float64
+    if getattr(cond, "_trace", None) is not None:  # batched by vmap: keep it a box
+        return cast(cond, dtype=np.dtype(dt))
     return np.asarray(raw(cond), dtype=dt)
 
 
@@ -242,17 +244,17 @@ where = Elementwise(
     partials=(
         None,
         lambda ans, c, x, y: _mask(c, x, y),
-        lambda ans, c, x, y: _mask(~np.asarray(raw(c), dtype=bool), x, y),
+        lambda ans, c, x, y: _mask(logical_not(c), x, y),
     ),
 )
 
 
 def _clip_partial(ans, x, lo, hi):
-    inside = np.ones(np.shape(raw(x)), dtype=bool)
+    inside = np.ones(shape(x), dtype=bool)
     if lo is not None:
-        inside &= raw(x) >= raw(lo)
+        inside = logical_and(inside, greater_equal(x, lo))
     if hi is not None:
-        inside &= raw(x) <= raw(hi)
+        inside = logical_and(inside, less_equal(x, hi))
     return _mask(inside, x)
 
 
@@ -346,7 +348,7 @@ def _extremum(name: str, fn):
         kept = _kept(x.shape, axis)
         ans_k = reshape(ans, kept)
         mask = _mask(x == ans_k, x)
-        return kept, mask / np.sum(mask, axis=axis, keepdims=True)
+        return kept, mask / sum_(mask, axis=axis, keepdims=True)
 
     def vjp(g, ans, x, axis=None, keepdims=False):
         b = _lead(g, ans)
@@ -714,9 +716,15 @@ def _cross_entropy(logits, labels, reduction="mean"):
 
 def _ce_dlogits(logits, labels, reduction):
     """d loss / d logits per sample: softmax(logits) - one_hot(labels), scaled for the mean."""
-    d = softmax(logits, axis=-1) - one_hot(labels, shape(logits)[-1], dtype=np.result_type(raw(logits)))
+    dt = np.result_type(raw(logits))
+    classes = shape(logits)[-1]
+    if getattr(labels, "_trace", None) is not None:  # labels batched by vmap: one-hot by comparison
+        hot = cast(equal(reshape(labels, shape(labels) + (1,)), np.arange(classes)), dtype=dt)
+    else:
+        hot = one_hot(labels, classes, dtype=dt)
+    d = softmax(logits, axis=-1) - hot
     if reduction == "mean":
-        d = d * (1.0 / (raw(logits).size // shape(logits)[-1]))
+        d = d * (1.0 / max(1, math.prod(shape(logits)[:-1])))
     return d
 
 
