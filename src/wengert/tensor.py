@@ -616,11 +616,22 @@ def _index(index):
     out = []
     for i in index:
         if type(i) in BOX_TYPES:
+            _check_not_batched(i)
             i = np.asarray(raw(i))
         elif isinstance(i, list):
             i = np.asarray(i)
         out.append(i)
     return tuple(out)
+
+
+def _check_not_batched(i) -> None:
+    while type(i) in BOX_TYPES:
+        if getattr(i._trace, "batching", False):
+            raise NotImplementedError(
+                "indexing with an index that varies over a vmap batch is not supported; select "
+                "with wengert.one_hot or wengert.where instead (wengert.cross_entropy for labels)"
+            )
+        i = i._value
 
 
 def _no_out(out, name: str) -> None:

@@ -692,6 +692,10 @@ logsumexp = Structural(
 
 def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     """Rows of the identity: one_hot([2, 0], 3) -> [[0, 0, 1], [1, 0, 0]]."""
+    if getattr(labels, "_trace", None) is not None:  # labels batched by vmap: by comparison
+        _ = one_hot(raw(labels), num_classes)  # the checks, on every example
+        hot = equal(reshape(labels, shape(labels) + (1,)), np.arange(num_classes))
+        return cast(hot, dtype=np.dtype(dtype))
     labels = np.asarray(raw(labels))
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
@@ -718,11 +722,7 @@ def _ce_dlogits(logits, labels, reduction):
     """d loss / d logits per sample: softmax(logits) - one_hot(labels), scaled for the mean."""
     dt = np.result_type(raw(logits))
     classes = shape(logits)[-1]
-    if getattr(labels, "_trace", None) is not None:  # labels batched by vmap: one-hot by comparison
-        hot = cast(equal(reshape(labels, shape(labels) + (1,)), np.arange(classes)), dtype=dt)
-    else:
-        hot = one_hot(labels, classes, dtype=dt)
-    d = softmax(logits, axis=-1) - hot
+    d = softmax(logits, axis=-1) - one_hot(labels, classes, dtype=dt)
     if reduction == "mean":
         d = d * (1.0 / max(1, math.prod(shape(logits)[:-1])))
     return d

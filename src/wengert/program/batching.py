@@ -457,10 +457,11 @@ def _linear_rule(size, vals, batched, **kw):
     bx, bw, *brest = batched
     if not bw and not any(brest):
         return P.linear(x, w, *rest)  # linear maps any leading axes of x
-    y = _matmul_rule(size, [x, _mT(w) if bw else P.transpose(w)], [bx, bw])
-    if rest:
-        y = _elementwise_rule(P.add)(size, [y, rest[0]], [True, brest[0]])
-    return y
+    if bw:  # a weight per example: a batched matrix product
+        y, by = _matmul_rule(size, [x, _mT(w)], [bx, True]), True
+    else:
+        y, by = P.linear(x, w), bx
+    return _elementwise_rule(P.add)(size, [y, rest[0]], [by, brest[0]]) if rest else y
 
 
 def _cross_entropy_rule(size, vals, batched, reduction="mean"):
