@@ -441,7 +441,9 @@ def _matmul_rule(size, vals, batched, **kw):
         x = _pad_to(x, nd)
     if by:
         y = _pad_to(y, nd)
-    out = P.matmul(x, y)
+    # a contraction of length 1 (per-example outer products, as in the gradient of a weight) is a
+    # broadcast product: numpy's stacked matmul loops over tiny matrices
+    out = P.mul(x, y) if shape(x)[-1] == 1 else P.matmul(x, y)
     s = shape(out)
     if xvec and yvec:
         return P.reshape(out, new_shape=s[:-2])
