@@ -389,3 +389,24 @@ def test_concrete_values_and_batched_indices_inside_vmap_are_errors():
         W.vmap(lambda v, i: v[i], in_axes=(None, 0))(np.arange(4.0), np.array([0, 1, 2]))
     # an error leaves no open trace behind: the next transform starts at the first level
     assert W.grad(lambda v: W.sum(v * v))(np.ones(2)).tolist() == [2.0, 2.0]
+
+
+def test_modules_losses_and_the_eager_tape_under_vmap():
+    rng = np.random.default_rng(9)
+    model = W.nn.MLP([4, 8, 3])
+    xs = rng.standard_normal((5, 4)).astype(np.float32)
+    labels, target = np.array([0, 2, 1, 1, 0]), rng.standard_normal(3).astype(np.float32)
+    out = W.vmap(model)(xs)
+    np.testing.assert_allclose(out.numpy(), [model(x).numpy() for x in xs], rtol=1e-6, atol=1e-6)
+    nll = W.vmap(lambda x, y: W.nn.nll_loss(W.log_softmax(model(x)), y))(xs, labels)
+    want = [W.nn.nll_loss(W.log_softmax(model(x)), y).numpy() for x, y in zip(xs, labels)]
+    np.testing.assert_allclose(nll.numpy(), want, rtol=1e-6)
+    mse = W.vmap(lambda x: W.nn.mse_loss(model(x), target))(xs)
+    want = [W.nn.mse_loss(model(x), target).numpy() for x in xs]
+    np.testing.assert_allclose(mse.numpy(), want, rtol=1e-6)
+    # the result stays on the eager tape: backward reaches the parameters and tracked inputs
+    t = W.tensor(xs, requires_grad=True)
+    W.vmap(lambda v: W.sum(v * v))(t).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), 2 * xs, rtol=1e-6)
+    mse.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
