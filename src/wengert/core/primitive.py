@@ -22,7 +22,7 @@ import numpy as np
 
 from . import trace as _trace
 from .graph import Aval
-from .trace import BOX_TYPES, bind, raw, unwrap_for
+from .trace import BOX_TYPES, bind, raw
 
 PYNUM = (float, int, bool)
 
@@ -212,35 +212,17 @@ class NonDiff(Primitive):
     """A piecewise-constant primitive (comparison, sign, floor...): its result is a constant."""
 
     def __call__(self, *args, **kwargs):
-        boxed = False
+        boxed = staged = False
         vals = list(args)
         for i, a in enumerate(args):
             if type(a) in BOX_TYPES:
-                if any(getattr(t, "batching", False) for t in _trace.STATE.stack):
-                    return _through_batching(self, args, kwargs)
                 boxed = True
-                vals[i] = raw(a)
+                vals[i] = v = _trace.staged(a)
+                staged = staged or type(v) in BOX_TYPES
+        if staged:  # a program is being traced: record the comparison there, not its value
+            return bind(self, tuple(vals), kwargs)
         out = self.impl(*vals, **kwargs)
         return _trace.const_box(out) if boxed else out
-
-
-def _through_batching(prim, args, kwargs):
-    """A constant-valued primitive under vmap: derivative levels see a constant, but a batching level
-    must map it over its batch, so hand it to the innermost one among the arguments."""
-    while True:
-        top = None
-        for a in args:
-            if (
-                type(a) in BOX_TYPES
-                and a._trace is not None
-                and (top is None or a._trace.level > top.level)
-            ):
-                top = a._trace
-        if top is None or (top.level == _trace.EAGER_LEVEL and not _trace.STATE.grad_enabled):
-            return _trace.const_box(prim.impl(*[raw(a) for a in args], **kwargs))
-        if getattr(top, "batching", False):
-            return top.process(prim, args, kwargs)
-        args = unwrap_for(top, args)[0]
 
 
 # --- the engine's shared helpers, written in primitives so they are differentiable too ---------------

@@ -36,10 +36,24 @@ DUAL_LEVEL = 1  # dual numbers made by hand with wengert.Dual
 FIRST_TRANSFORM_LEVEL = 2
 
 
+#: Abstract value classes (shape and dtype, no data), registered by program tracing.
+ABSTRACT_TYPES: set[type] = set()
+
+
+def is_abstract(x) -> bool:
+    """True when `x` holds no data: a value being traced to a program (see wengert.program)."""
+    return type(raw(x)) in ABSTRACT_TYPES
+
+
 class Trace:
-    """A level of differentiation. Subclasses say how a primitive is processed at this level."""
+    """A level of differentiation. Subclasses say how a primitive is processed at this level.
+
+    A trace that `stages` records every primitive, piecewise-constant ones included (a program); the
+    derivative traces see those as constants.
+    """
 
     __slots__ = ("__weakref__", "level")
+    stages = False
 
     def __init__(self, level: int) -> None:
         self.level = level
@@ -89,6 +103,16 @@ def bind(prim, args: tuple, kwargs: dict):
         except ValueError as e:
             raise prim.error(vals, e) from None
     return top.process(prim, args, kwargs)
+
+
+def staged(x):
+    """`x` with every box stripped down to the innermost box of a staging trace (or to its value)."""
+    while type(x) in BOX_TYPES:
+        t = x._trace
+        if t is not None and t.stages:
+            return x
+        x = x._value
+    return x
 
 
 def unwrap_for(trace: Trace, args: tuple):

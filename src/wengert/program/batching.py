@@ -39,7 +39,8 @@ class BatchTrace(Trace):
     """A level at which every value of its boxes carries a leading batch axis of `size`."""
 
     __slots__ = ("size",)
-    batching = True  # comparisons and other constant-valued primitives must reach this trace too
+    stages = True  # comparisons and other constant-valued primitives must reach this trace too
+    batching = True
 
     def __init__(self, level: int, size: int) -> None:
         super().__init__(level)
