@@ -1,6 +1,7 @@
 """Per-example gradients of a 784-128-10 ReLU MLP (softmax cross-entropy, batch 64, float32), side by
-side: wengert's `vmap(grad(loss), in_axes=(None, 0, 0))`, a Python loop of `grad` over the examples,
-torch.func.vmap(grad), and jax.vmap(grad) without and with jit. Every system's gradients are checked
+side: wengert's `vmap(grad(loss), in_axes=(None, 0, 0))` (also under `wengert.jit` where it exists),
+a Python loop of `grad` over the examples, torch.func.vmap(grad), and jax.vmap(grad) without and with
+jit. Every system's gradients are checked
 against wengert's loop before timing.
 
 Run: python benchmarks/vmap.py            (pip install -e ".[bench]" for the other systems)
@@ -69,6 +70,11 @@ def wengert_vmap():
     return lambda: per_example(PARAMS, X, Y)
 
 
+def wengert_jit_vmap():
+    per_example = W.jit(W.vmap(W.grad(wengert_loss), in_axes=(None, 0, 0)))
+    return lambda: per_example(PARAMS, X, Y)
+
+
 def wengert_loop():
     g = W.grad(wengert_loss)
 
@@ -134,6 +140,8 @@ def main() -> None:
     except ImportError:
         print("(threadpoolctl not installed: numpy's BLAS keeps its own thread count)")
     systems = {"wengert vmap(grad)": wengert_vmap, "wengert loop of grad": wengert_loop}
+    if hasattr(W, "jit"):
+        systems["wengert jit(vmap(grad))"] = wengert_jit_vmap
     systems.update(
         installed(
             {

@@ -410,3 +410,38 @@ def test_modules_losses_and_the_eager_tape_under_vmap():
     np.testing.assert_allclose(t.grad.numpy(), 2 * xs, rtol=1e-6)
     mse.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+# --- with jit ----------------------------------------------------------------------------------------
+
+jit = getattr(W, "jit", None)
+needs_jit = pytest.mark.skipif(jit is None, reason="wengert.jit is not part of this build")
+
+
+@needs_jit
+def test_jit_of_vmap_and_vmap_of_jit_equal_a_loop():
+    def f(x):
+        return W.sum(W.where(x > 0, W.sin(x) * x, -x)) + W.logsumexp(x)
+
+    want = [f(x) for x in XS]
+    jf = jit(W.vmap(f))
+    np.testing.assert_allclose(jf(XS), want, rtol=1e-12)
+    np.testing.assert_allclose(jf(XS + 1), [f(x) for x in XS + 1], rtol=1e-12)
+    assert jf.cache_info().misses == 1 and jf.cache_info().hits == 1  # one trace per signature
+    np.testing.assert_allclose(W.vmap(jit(f))(XS), want, rtol=1e-12)
+    g = [W.grad(f)(x) for x in XS]
+    np.testing.assert_allclose(jit(W.vmap(W.grad(f)))(XS), g, rtol=1e-12)
+    np.testing.assert_allclose(W.vmap(jit(W.grad(f)))(XS), g, rtol=1e-12)
+    np.testing.assert_allclose(W.vmap(W.grad(jit(f)))(XS), g, rtol=1e-12)
+
+
+@needs_jit
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_jitted_per_example_gradients(dtype):
+    params, xs, ys = _mlp_problem(dtype)
+    per_example = jit(W.vmap(W.grad(_loss), in_axes=(None, 0, 0)))
+    got = per_example(params, xs, ys)
+    want = W.vmap(W.grad(_loss), in_axes=(None, 0, 0))(params, xs, ys)
+    for k in params:
+        assert got[k].dtype == dtype
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-5 if dtype == np.float32 else 1e-12)
