@@ -375,6 +375,10 @@ def test_bad_in_axes_and_arguments_are_named():
         W.vmap(W.sin, out_axes=None)(x)
     with pytest.raises(ValueError, match="out_axes=3 is out of range"):
         W.vmap(W.sin, out_axes=3)(x)
+    with pytest.raises(TypeError, match="output 1 of the function is a str"):
+        W.vmap(lambda v: (v, "label"))(x)
+    # keyword arguments reach the function unchanged
+    np.testing.assert_allclose(W.vmap(lambda v, scale: v * scale)(x, scale=2.0), 2 * x)
 
 
 def test_concrete_values_and_batched_indices_inside_vmap_are_errors():

@@ -136,20 +136,21 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     argument shared by all examples, or a tuple with one entry per argument, each an int, None or a
     nested structure matching that argument (tuples, lists, dicts). `out_axes` places the batch axis
     in the outputs the same way (int, or a structure matching the output). Every mapped axis must have
-    the same size. Composes with grad, jvp, jacfwd, jacrev, hessian and vmap itself, in either order:
+    the same size; keyword arguments are passed to f unchanged (not mapped). Composes with grad,
+    jvp, jacfwd, jacrev, hessian and vmap itself, in either order:
     `vmap(grad(loss), in_axes=(None, 0, 0))(params, xs, ys)` gives per-example gradients.
     """
     _check_axis_spec(in_axes, "in_axes")
     _check_axis_spec(out_axes, "out_axes")
 
     @functools.wraps(f)
-    def wrapper(*args):
+    def wrapper(*args, **kwargs):
         leaves, treedef, axes = _input_axes(args, in_axes)
         size = _batch_size(leaves, axes, args)
         tr = BatchTrace(next_level(), size)
         boxed = [x if ax is None else _box(_move_to_front(x, ax), tr) for x, ax in zip(leaves, axes)]
         with tr:
-            out = f(*tree.unflatten(treedef, boxed))
+            out = f(*tree.unflatten(treedef, boxed), **kwargs)
         out_leaves, out_def = tree.flatten(out)
         out_ax = _prefix_axes(out_axes, out, "out_axes", "the output")
         return tree.unflatten(
@@ -280,6 +281,11 @@ def _output(o, ax, tr: BatchTrace, i: int):
         v = o._value
     else:
         v = o._value if type(o) in BOX_TYPES and o._trace is None else o
+        if type(v) not in BOX_TYPES and np.asarray(v).dtype.kind not in "biuf":
+            raise TypeError(
+                f"vmap: output {i} of the function is a {type(o).__name__}; the function must "
+                "return arrays, tensors or numbers (or tuples, lists and dicts of them)"
+            )
         if ax is None:
             return v
         v = _broadcast_batch(v if type(v) in BOX_TYPES else np.asarray(v), tr.size)
