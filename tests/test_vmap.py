@@ -336,6 +336,36 @@ def test_indexing_with_advanced_indices_apart():
         np.testing.assert_allclose(g, want)
 
 
+def test_indices_that_vary_over_the_batch():
+    rng = np.random.default_rng(10)
+    x = W.as_tensor(rng.standard_normal((4, 5, 6)))
+    ks = np.array([0, 3, -1])
+    for pick in (
+        lambda i: x[i],
+        lambda i: x[:, i],
+        lambda i: x[..., i],
+        lambda i: x[:, :, i],
+        lambda i: W.take(x, i),
+        lambda i: W.take(x, i, axis=1),
+    ):
+        np.testing.assert_allclose(W.vmap(pick)(ks), np.stack([pick(k).numpy() for k in ks]))
+    # per-example gradients through a picked log-probability and an embedding lookup
+    w, xs, ys = rng.standard_normal((5, 3)), rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
+    loss = lambda w, x, y: -W.log_softmax(x @ w)[y]
+    got = W.vmap(W.grad(loss), in_axes=(None, 0, 0))(w, xs, ys)
+    np.testing.assert_allclose(got, [W.grad(loss)(w, x, y) for x, y in zip(xs, ys)], rtol=1e-12)
+    table, ids = rng.standard_normal((7, 3)), np.array([[1, 2], [6, 0], [3, 3]])
+    lookup = lambda t, i: W.sum(W.sin(t[i]))
+    got = W.vmap(W.grad(lookup), in_axes=(None, 0))(table, ids)
+    np.testing.assert_allclose(got, [W.grad(lookup)(table, i) for i in ids], rtol=1e-12)
+    # both the tensor and the index batched, and nested
+    vs, idx = rng.standard_normal((3, 7)), np.array([[0, 1], [2, 3], [4, 5]])
+    got = W.vmap(lambda v, i: W.as_tensor(v)[i])(vs, idx)
+    np.testing.assert_allclose(got, [v[i] for v, i in zip(vs, idx)])
+    got = W.vmap(W.vmap(lambda v, i: v[i], in_axes=(None, 0)), in_axes=(0, None))(vs, np.array([1, 2]))
+    np.testing.assert_allclose(got, vs[:, [1, 2]])
+
+
 def test_rank_changes_and_broadcasting_against_unbatched_values():
     rng = np.random.default_rng(8)
     xs, m = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
@@ -388,7 +418,9 @@ def test_concrete_values_and_batched_indices_inside_vmap_are_errors():
     with pytest.raises(TypeError, match=r"float\(\) of a value batched by vmap"):
         W.vmap(lambda v: float(W.sum(v)))(x)
     with pytest.raises(NotImplementedError, match="index that varies over a vmap batch"):
-        W.vmap(lambda v, i: v[i], in_axes=(None, 0))(W.arange(4.0), np.array([0, 1, 2]))
+        W.vmap(lambda v, i: v[i, i], in_axes=(None, 0))(W.ones((3, 3)), np.array([0, 1, 2]))
+    with pytest.raises(IndexError, match="index from 0 to 4 is out of bounds for axis 0 with size 4"):
+        W.vmap(lambda v, i: v[i], in_axes=(None, 0))(W.arange(4.0), np.array([0, 4]))
     with pytest.raises(TypeError, match="conversion to a numpy array of a value batched by vmap"):
         W.vmap(lambda v, i: v[i], in_axes=(None, 0))(np.arange(4.0), np.array([0, 1, 2]))
     # an error leaves no open trace behind: the next transform starts at the first level

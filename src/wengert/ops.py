@@ -13,7 +13,7 @@ import numpy as np
 
 from .core import primitives as P
 from .core.trace import BOX_TYPES, raw
-from .tensor import _check_not_batched, _index, _matmul
+from .tensor import _index, _is_batched, _matmul, as_tensor
 
 # Primitives, under their public names.
 add, sub, mul, div, neg = P.add, P.sub, P.mul, P.div, P.neg
@@ -208,7 +208,11 @@ def norm(x, axis=None, keepdims: bool = False):
 
 
 def take(x, indices, axis=None):
-    _check_not_batched(indices)
+    if _is_batched(indices):  # indices that vary over a vmap batch: indexing a tensor handles them
+        x = as_tensor(x)
+        if axis is None:
+            return reshape(x, (-1,))[indices]
+        return x[(slice(None),) * (axis % len(_shape(x))) + (indices,)]
     if axis is None:
         return reshape(x, (-1,))[_index(np.asarray(raw(indices)))]
     idx = [slice(None)] * len(_shape(x))

@@ -261,6 +261,8 @@ class Tensor(Arithmetic):
         return P.logical_or(self, other)
 
     def __getitem__(self, index):
+        if batched_getitem is not None and _has_batched(index):
+            return batched_getitem(self, index)
         return P.getitem(self, index=_index(index))
 
     def __setitem__(self, index, value) -> None:
@@ -624,14 +626,30 @@ def _index(index):
     return tuple(out)
 
 
-def _check_not_batched(i) -> None:
+#: Indexing with an index that varies over a vmap batch (set by wengert.program.batching).
+batched_getitem: Any = None
+
+
+def _is_batched(i) -> bool:
+    """True for a box of a vmap's batching trace, or a box holding one."""
     while type(i) in BOX_TYPES:
         if getattr(i._trace, "batching", False):
-            raise NotImplementedError(
-                "indexing with an index that varies over a vmap batch is not supported; select "
-                "with wengert.one_hot or wengert.where instead (wengert.cross_entropy for labels)"
-            )
+            return True
         i = i._value
+    return False
+
+
+def _has_batched(index) -> bool:
+    return any(_is_batched(i) for i in (index if type(index) is tuple else (index,)))
+
+
+def _check_not_batched(i) -> None:
+    if _is_batched(i):
+        raise NotImplementedError(
+            "this use of an index that varies over a vmap batch is not supported; index a tensor "
+            "with one integer array (x[i], x[:, i], x[..., i]), or select with wengert.one_hot or "
+            "wengert.where (wengert.cross_entropy for labels)"
+        )
 
 
 def _no_out(out, name: str) -> None:

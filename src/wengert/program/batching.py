@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import tensor as _tensor
 from .. import tree
 from ..core import primitives as P
 from ..core.primitive import Elementwise, NonDiff, Structural, ndim, shape
@@ -79,8 +80,8 @@ class BatchTensor(Tensor):
     def _concrete(self, what: str):
         raise TypeError(
             f"{what} of a value batched by vmap: inside the function it stands for a whole batch "
-            "of values; compute with wengert operations (e.g. wengert.where instead of `if`), or "
-            "return the value from the function"
+            "of values; compute with wengert operations (e.g. wengert.where instead of `if`, and "
+            "index wengert tensors rather than numpy arrays), or return the value from the function"
         )
 
     def numpy(self) -> np.ndarray:
@@ -303,6 +304,46 @@ def _output(o, ax, tr: BatchTrace, i: int):
     if ax == 0:
         return v
     return np.moveaxis(v, 0, ax) if type(v) not in BOX_TYPES else _moveaxis(v, 0, ax)
+
+
+def _gather(x, index):
+    """x[index] where the index holds one integer array that varies over a vmap batch (along one
+    axis, the others taken whole): a product with its one-hot rows, so every level below (a
+    derivative being taken, an outer vmap) sees ordinary primitives."""
+    index = index if isinstance(index, tuple) else (index,)
+    whole = [i is Ellipsis or (isinstance(i, slice) and i == slice(None)) for i in index]
+    picks = [k for k, w in enumerate(whole) if not w]
+    idx = index[picks[0]] if len(picks) == 1 else None
+    dots = [k for k, i in enumerate(index) if i is Ellipsis]  # (`in` would compare boxes with ==)
+    if idx is None or len(dots) > 1 or np.result_type(raw(idx)).kind not in "iu":
+        _tensor._check_not_batched(next(i for i in index if _tensor._is_batched(i)))  # raises
+    k = picks[0]
+    xs = tuple(x.shape)
+    e = dots[0] if dots else len(index)
+    p = k if k < e else len(xs) - (len(index) - k)
+    if not 0 <= p < len(xs) or len(index) - len(dots) > len(xs):
+        raise IndexError(f"index {index} is out of range for a tensor of shape {xs}")
+    n = xs[p]
+    v = np.asarray(raw(idx))
+    if v.size and (v.min() < -n or v.max() >= n):
+        raise IndexError(
+            f"index from {v.min()} to {v.max()} is out of bounds for axis {p} with size {n} "
+            f"(tensor of shape {xs})"
+        )
+    idx = P.where(P.less(idx, 0), idx + n, idx)
+    hot = P.one_hot(idx, n, dtype=x.dtype)  # (*idx.shape, n)
+    ks = tuple(idx.shape)
+    rest = xs[:p] + xs[p + 1 :]
+    xm = P.reshape(_moveaxis(x, p, 0) if p else x, new_shape=(n, math.prod(rest)))
+    out = P.reshape(P.matmul(P.reshape(hot, new_shape=(-1, n)), xm), new_shape=ks + rest)
+    if p:  # the picked axes go where the indexed axis was
+        nk = len(ks)
+        perm = tuple(range(nk, nk + p)) + tuple(range(nk)) + tuple(range(nk + p, len(ks + rest)))
+        out = P.transpose(out, axes=perm)
+    return out
+
+
+_tensor.batched_getitem = _gather
 
 
 # --- helpers for the rules ---------------------------------------------------------------------------
