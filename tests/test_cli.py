@@ -176,7 +176,7 @@ def test_quiet_prints_only_the_result(tmp_path, capsys):
 
 
 def test_errors(tmp_path, capsys):
-    assert main(["train", "--dataset", "mnist", "--out", str(tmp_path)]) == 1
+    assert main(["train", "--dataset", "mnist", "--out", str(tmp_path)]) == 2  # usage
     assert "--dataset mnist needs --data-dir" in capsys.readouterr().err
     assert (
         main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path)]) == 1

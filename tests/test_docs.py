@@ -58,3 +58,28 @@ def test_row_states_kind_taylor_support_and_guard(name):
     if isinstance(p, Elementwise):
         assert ("guarded" in row["kinks"]) == p.guard
     assert isinstance(p, (Elementwise, Structural, NonDiff))
+
+
+# --- the README's code runs as printed -----------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_taste() -> str:
+    """The first Python block after the README's "A taste" heading."""
+    text = README.read_text(encoding="utf-8")
+    after = text[text.index("## A taste") :]
+    start = after.index("```python\n") + len("```python\n")
+    return after[start : after.index("```", start)]
+
+
+def test_readme_taste_runs_to_the_end_without_graphviz(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` anywhere on the PATH
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_taste(), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "47.0 14.0 95.3" in out  # the paper's numbers, printed by the snippet's first print
+    assert "tensor([[2., 4.]," in out  # the tensor gradient
+    assert "[-400. 1002. -400.]" in out  # the Rosenbrock Hessian's middle row
+    assert out.splitlines()[-2] == "2.0"  # no perturbation confusion
+    assert (tmp_path / "graph.dot").read_text().startswith("digraph")

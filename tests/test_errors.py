@@ -9,6 +9,7 @@ same tensors still gives the right values and gradients.
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -732,3 +733,223 @@ def test_domain_error_leaves_the_scalar_graph_usable():
         a.log()
     b.backward()
     assert a.grad == -2.0
+
+
+# --- the `wengert` command: one line on stderr, the right exit code, nothing lost ---------------------
+
+SRC = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "src")
+QUICK = ["--epochs", "1", "--hidden", "4", "--limit", "100", "--no-plot"]
+
+
+def wengert_cmd(*args, cwd=None, timeout=120):
+    """Run `python -m wengert ARGS` in a fresh process; returns the CompletedProcess."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": SRC, "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "wengert", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def snapshot(folder) -> dict:
+    """Every file under `folder` with its bytes: what "nothing was lost" compares."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def earlier_run(tmp_path_factory):
+    """A finished run folder (model, history and plot) that later mistakes must leave alone."""
+    from wengert.cli import main
+
+    out = tmp_path_factory.mktemp("earlier") / "run"
+    assert main(["train", *QUICK[:-1], "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _idx_dir(tmp):
+    d = tmp / "idx"
+    d.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (d / name).write_bytes(b"\x00\x00\x08\x03garbage")
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (d / name).write_bytes(b"not an idx file")
+    return d
+
+
+def _other_architecture(tmp):
+    """A model file whose stored architecture (784-16-10) does not match its weights (784-4-10)."""
+    from wengert.cli import main
+
+    out = tmp / "mismatch"
+    assert main(["train", *QUICK, "--out", str(out), "--quiet"]) == 0
+    path = out / "model.wgt"
+    meta = W.io.load_metadata(path)
+    meta["sizes"] = meta["architecture"]["sizes"] = [784, 16, 10]
+    W.io.save(W.io.load(path), path, metadata=meta)
+    return path
+
+
+# (id, args with {tmp}/{run} placeholders, setup(tmp) or None, exit code, stderr pattern)
+T, R = "{tmp}", "{run}"
+MNIST = ["train", "--dataset", "mnist", "--data-dir"]
+CLI_ROWS = [
+    ("out-is-a-file", ["train", *QUICK, "--out", f"{T}/file"], "file", 1,
+     r"exists and is not a directory"),
+    ("out-under-a-file", ["train", *QUICK, "--out", f"{T}/file/sub"], "file", 1, r"cannot create"),
+    ("out-unwritable", ["train", *QUICK, "--out", "/proc/wengert-run"], None, 1, r"cannot create"),
+    ("out-earlier-run", ["train", *QUICK, "--out", R], None, 1,
+     r"holds an earlier run.*--overwrite"),
+    ("out-empty", ["train", *QUICK, "--out", " "], None, 2, r"--out is empty"),
+    ("lr-nan", ["train", "--lr", "nan"], None, 2, r"--lr: must be a finite number"),
+    ("lr-inf", ["train", "--lr", "inf"], None, 2, r"--lr: must be a finite number"),
+    ("lr-negative", ["train", "--lr", "-1"], None, 2, r"--lr: must be in \(0, inf\)"),
+    ("lr-text", ["train", "--lr", "fast"], None, 2, r"--lr: not a number"),
+    ("momentum-negative", ["train", "--momentum", "-1"], None, 2, r"--momentum: must be in \[0, 1\)"),
+    ("momentum-one", ["train", "--momentum", "1"], None, 2, r"--momentum: must be in \[0, 1\)"),
+    ("weight-decay-negative", ["train", "--weight-decay", "-1"], None, 2, r"--weight-decay: must be"),
+    ("seed-negative", ["train", "--seed", "-1"], None, 2, r"--seed: must be in \[0,"),
+    ("epochs-zero", ["train", "--epochs", "0"], None, 2, r"--epochs: must be in \(0, inf\)"),
+    ("unknown-model", ["train", "--model", "resnet"], None, 2, r"invalid choice: 'resnet'"),
+    ("mnist-without-dir", ["train", "--dataset", "mnist"], None, 2, r"--dataset mnist needs --data-dir"),
+    ("bundled-with-dir", ["train", "--data-dir", T], None, 2, r"--data-dir is for --dataset mnist"),
+    ("data-dir-missing", [*MNIST, f"{T}/nope"], None, 1, r"no such directory: .*nope"),
+    ("data-dir-is-a-file", [*MNIST, f"{T}/file"], "file", 1, r"not a directory"),
+    ("data-files-unreadable", [*MNIST, f"{T}/idx", *QUICK], "idx", 1, r"idx.*(IDX|truncated|short)"),
+    ("fashion-hint", ["train", "--dataset", "fashion-mnist", "--data-dir", f"{T}/nope"], None, 1,
+     r"no such directory"),
+    ("diverges", ["train", *QUICK, "--lr", "1e300", "--out", f"{T}/diverged"], None, 1,
+     r"training diverged.*smaller learning rate"),
+    ("predict-directory", ["predict", R], None, 1, r"is a directory, not a model file; did you mean"),
+    ("predict-missing", ["predict", f"{T}/nope.wgt"], None, 1, r"no such model file"),
+    ("predict-not-a-model", ["predict", f"{T}/file"], "file", 1, r"not a wengert state file"),
+    ("predict-other-architecture", ["predict", f"{T}/mismatch/model.wgt"], "mismatch", 1,
+     r"do not fit a MLP 784-16-10"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "setup", "code", "match"), [pytest.param(*r[1:], id=r[0]) for r in CLI_ROWS]
+)
+def test_cli_mistake_is_one_line_and_loses_nothing(args, setup, code, match, tmp_path, earlier_run):
+    if setup == "file":
+        (tmp_path / "file").write_text("precious")
+    elif setup == "idx":
+        _idx_dir(tmp_path)
+    elif setup == "mismatch":
+        _other_architecture(tmp_path)
+    before_tmp, before_run = snapshot(tmp_path), snapshot(earlier_run)
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{run}", str(earlier_run)) for a in args]
+    r = wengert_cmd(*argv, cwd=tmp_path)
+    assert r.returncode == code, r.stderr
+    assert re.search(match, r.stderr), r.stderr
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    assert snapshot(earlier_run) == before_run  # the earlier run is untouched
+    assert snapshot(tmp_path) == before_tmp  # nothing written, nothing half-written
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "diverged").exists()
+
+
+def test_cli_table_covers_the_mistakes():
+    assert len(CLI_ROWS) >= 25
+
+
+def test_cli_overwrite_replaces_the_whole_earlier_run(tmp_path):
+    from wengert.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", *QUICK[:-1], "--out", str(out), "--quiet"]) == 0
+    assert (out / "training_curve.png").exists() or not _has_matplotlib()
+    old = (out / "model.wgt").read_bytes()
+    assert main(["train", *QUICK, "--seed", "1", "--out", str(out), "--quiet", "--overwrite"]) == 0
+    assert (out / "model.wgt").read_bytes() != old
+    assert not (out / "training_curve.png").exists()  # the old run's plot does not outlive it
+    assert W.io.load_metadata(out / "model.wgt")["training"]["seed"] == 1
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_cli_runs_started_together_get_their_own_folders(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "PYTHONPATH": SRC, "OPENBLAS_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "wengert", "train", *QUICK, "--quiet"]
+    procs = [
+        subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) for _ in "ab"
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    saved = [
+        line.split("model saved to ")[1] for out in outs for line in out.splitlines() if "saved" in line
+    ]
+    assert len(set(saved)) == 2 and all((tmp_path / s).is_file() for s in saved)
+
+
+def test_cli_predict_into_a_closed_pipe_is_quiet(earlier_run):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": SRC}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "wengert", "predict", str(earlier_run / "model.wgt")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    p.stdout.readline()
+    p.stdout.close()  # the reader goes away, as `| head -1` does
+    err = p.stderr.read().decode()
+    p.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_cli_interrupted_run_leaves_no_partial_state(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": SRC, "OPENBLAS_NUM_THREADS": "1"}
+    out = tmp_path / "run"
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wengert",
+            "train",
+            "--epochs",
+            "500",
+            "--limit",
+            "2000",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    p.stdout.readline()  # the settings line: training has started
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "interrupted (nothing saved)" in err, err
+    assert "Traceback" not in err
+    assert not out.exists()  # the folder this run made is gone; no half-written model
+
+
+def test_cli_debug_shows_the_traceback(tmp_path):
+    r = wengert_cmd("predict", tmp_path / "nope.wgt", "--debug")
+    assert r.returncode == 1 and "Traceback" in r.stderr

@@ -2,6 +2,7 @@
 
 import gc
 import math
+import sys
 import threading
 import time
 import tracemalloc
@@ -150,6 +151,34 @@ def _backward_seconds(n: int) -> float:
     return best
 
 
+def _backward_calls(n: int) -> int:
+    """Python-level calls (functions and builtins) made by one backward over an n-step chain."""
+    x = W.tensor(1.0, requires_grad=True)
+    h = x
+    for _ in range(n):
+        h = h * 1.0000001
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        h.backward()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_backward_work_grows_linearly():
+    # a deterministic twin of the timed test below: the calls per node of the chain stay constant
+    small, large = _backward_calls(1000), _backward_calls(20000)
+    assert abs(large / small - 20) <= 0.2, (small, large)
+
+
+@pytest.mark.slow  # timed: run on a quiet machine (CI), not in the README's command
 def test_backward_cost_grows_linearly():
     sizes = [10**4, 10**5, 10**6]
     times = [_backward_seconds(n) for n in sizes]

@@ -141,3 +141,19 @@ from .vi import advi, hmc
 from .viz import draw_graph
 
 __version__ = "0.1.0"
+
+# Subpackages reachable as attributes without importing them by hand; loaded on first use so that
+# `import wengert` stays quick (data, testing, train and cli pull in loaders, checkers and argparse).
+_LAZY = ("cli", "data", "testing", "train", "tree")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'wengert' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -88,9 +88,12 @@ def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
 
 
 def _sqrt0(s):
-    """sqrt(s) for s >= 0 whose gradient at s == 0 is taken to be 0 (not inf * 0 = nan)."""
-    pos = s > 0
-    return where(pos, P.sqrt(where(pos, s, 1.0)), 0.0)
+    """sqrt(s) for s >= 0 whose gradient at s == 0 is taken to be 0 (not inf * 0 = nan).
+
+    Only an exact zero is special-cased: a nan (the variance of data holding a nan, or over an empty
+    axis) stays nan, so std is always sqrt(var)."""
+    zero = s == 0
+    return where(zero, 0.0, P.sqrt(where(zero, 1.0, s)))
 
 
 def reshape(x, shape):

@@ -132,7 +132,19 @@ class Tensor(Arithmetic):
             a = a.astype(dtype, copy=False)
         return a.copy() if copy else a
 
+    def _concrete(self, what: str) -> None:
+        """Refuse to turn a value traced by a transform into a Python number: the derivative would be
+        silently lost. Eager tensors (and constants) convert freely."""
+        tr = self._trace
+        if tr is not None and tr is not EAGER:
+            raise TypeError(
+                f"{what} on a value traced by a function transform (grad, jvp, jacobian, ...) would "
+                "drop its derivative. Keep it a wengert value (use wengert.where instead of an "
+                "`if` on it), or take x.detach() first if the derivative is meant to be dropped"
+            )
+
     def item(self) -> float | int | bool:
+        self._concrete("item()")
         v = np.asarray(raw(self))
         if v.size != 1:
             raise ValueError(f"item() needs a tensor with one element; this one has shape {v.shape}")
@@ -142,15 +154,18 @@ class Tensor(Arithmetic):
         return np.asarray(raw(self)).tolist()
 
     def __float__(self) -> float:
+        self._concrete("float()")
         return float(self.item())
 
     def __int__(self) -> int:
+        self._concrete("int()")
         return int(self.item())
 
     def __index__(self) -> int:
         return int(np.asarray(raw(self)).__index__())
 
     def __bool__(self) -> bool:
+        self._concrete("bool()")
         return bool(np.asarray(raw(self)))
 
     def __len__(self) -> int:

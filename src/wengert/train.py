@@ -20,9 +20,21 @@ from .nn.module import Module
 from .optim import LRScheduler, Optimizer
 from .tensor import Tensor, as_tensor, no_grad
 
-__all__ = ["confusion_matrix", "evaluate", "format_confusion", "predict", "train", "train_epoch"]
+__all__ = [
+    "TrainingDiverged",
+    "confusion_matrix",
+    "evaluate",
+    "format_confusion",
+    "predict",
+    "train",
+    "train_epoch",
+]
 
 LossFn = Callable[[Tensor, np.ndarray], Tensor]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became nan or infinite: the weights are no longer worth keeping."""
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):
@@ -167,6 +179,11 @@ def train(
             "accuracy": correct / max(seen, 1),
             "lr": lr,
         }
+        if not np.isfinite(record["loss"]):
+            raise TrainingDiverged(
+                f"training diverged: the mean loss of epoch {epoch} is {record['loss']}; "
+                f"try a smaller learning rate (it was {lr:g})"
+            )
         if test_data is not None:
             record["test_accuracy"] = evaluate(model, *test_data)[0]
         if scheduler is not None:

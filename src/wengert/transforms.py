@@ -72,10 +72,14 @@ def _opened(x, tr):
     return x
 
 
-def _output(x, like_python_float: bool):
-    if like_python_float and type(x) in (np.float64, np.float32):
-        return float(x)
-    return x
+def _as_returned(value, out):
+    """The value of f's output as f returned it: a Python number stays one, an array or numpy scalar
+    keeps its dtype (a 0-d array becomes the numpy scalar of that dtype)."""
+    if isinstance(out, (float, int)) and not isinstance(out, bool):
+        return out
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return value[()]
+    return value
 
 
 def _argnums(argnums, nargs: int, who: str) -> tuple[int, ...]:
@@ -236,6 +240,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         tr, boxes, treedef, out = _linearize_rev(fn, diff, "grad")
         out, aux = _split_aux(out, has_aux, "grad")
         value = _opened(out, tr)
+        if isinstance(value, (float, int)) and not isinstance(value, bool):
+            value = np.asarray(float(value))  # a constant function: its gradient is zero
         if not hasattr(value, "shape"):
             raise TypeError(f"grad: f must return a scalar; it returned {type(out).__name__}")
         shp = value.shape
@@ -249,7 +255,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         seed = np.ones(shp, dtype=_dtype(value))
         grads = _pullback(tr, boxes, treedef, [out], [seed], retain=False)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
-        value = _output(value, True)
+        value = _as_returned(value, out)
+        if type(value) is np.float64 and all(b._tangent is True for b in boxes):
+            value = float(value)  # f of Python floats returns a Python float
         return ((value, _strip(aux, tr)), g) if has_aux else (value, g)
 
     return wrapper

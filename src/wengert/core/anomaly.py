@@ -11,6 +11,7 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -45,6 +46,35 @@ def user_line() -> str:
         return "<unknown>"
     code = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
     return f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}: {code}"
+
+
+def _user_stacklevel() -> int:
+    """The `stacklevel` for warnings.warn, called from this module's caller, that names the innermost
+    frame outside the wengert package."""
+    f = sys._getframe(2)
+    level = 2
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(_PACKAGE):
+        f = f.f_back
+        level += 1
+    return level
+
+
+def warn_at_user_line(name: str, fn):
+    """`fn` (a numpy function) whose floating-point warnings ("invalid value encountered in log") are
+    reported at the user's line rather than inside wengert. Settings other than numpy's default
+    'warn' (ignore, raise, ...) made by the user with np.errstate are kept."""
+
+    def handler(err: str, flag: int) -> None:
+        warnings.warn(f"{err} encountered in {name}", RuntimeWarning, stacklevel=_user_stacklevel())
+
+    def wrapped(*args, **kwargs):
+        state = np.geterr()
+        mode = {k: ("call" if v == "warn" else v) for k, v in state.items() if k != "under"}
+        with np.errstate(call=handler, **mode):
+            return fn(*args, **kwargs)
+
+    wrapped.__name__ = getattr(fn, "__name__", name)
+    return wrapped
 
 
 def _bad(x) -> str | None:

@@ -15,6 +15,7 @@ import operator
 
 import numpy as np
 
+from .anomaly import warn_at_user_line
 from .primitive import DomainError, Elementwise, NonDiff, Structural, ndim, shape, unbroadcast
 from .trace import BOX_TYPES, raw
 
@@ -139,7 +140,7 @@ power = Elementwise(
 exp = Elementwise("exp", np.exp, _sexp, partials=(lambda ans, x: ans,), save_ans=True)
 log = Elementwise(
     "log",
-    np.log,
+    warn_at_user_line("log", np.log),
     math.log,
     partials=(lambda ans, x: 1 / x,),
     guard=True,
@@ -147,7 +148,7 @@ log = Elementwise(
 )
 sqrt = Elementwise(
     "sqrt",
-    np.sqrt,
+    warn_at_user_line("sqrt", np.sqrt),
     math.sqrt,
     partials=(lambda ans, x: 0.5 / ans,),
     guard=True,
@@ -162,7 +163,7 @@ sinh = Elementwise("sinh", np.sinh, math.sinh, partials=(lambda ans, x: cosh(x),
 cosh = Elementwise("cosh", np.cosh, math.cosh, partials=(lambda ans, x: sinh(x),))
 arcsin = Elementwise(
     "arcsin",
-    np.arcsin,
+    warn_at_user_line("arcsin", np.arcsin),
     math.asin,
     partials=(lambda ans, x: 1 / sqrt(1 - x * x),),
     guard=True,
@@ -170,7 +171,7 @@ arcsin = Elementwise(
 )
 arccos = Elementwise(
     "arccos",
-    np.arccos,
+    warn_at_user_line("arccos", np.arccos),
     math.acos,
     partials=(lambda ans, x: -1 / sqrt(1 - x * x),),
     guard=True,
@@ -179,7 +180,7 @@ arccos = Elementwise(
 arctan = Elementwise("arctan", np.arctan, math.atan, partials=(lambda ans, x: 1 / (1 + x * x),))
 log1p = Elementwise(
     "log1p",
-    np.log1p,
+    warn_at_user_line("log1p", np.log1p),
     math.log1p,
     partials=(lambda ans, x: 1 / (1 + x),),
     guard=True,

@@ -58,6 +58,10 @@ def _prepare(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.nda
 
 def _load_idx_dir(directory: Path, hint: str = "") -> Split:
     """Load the four standard MNIST-layout IDX files from ``directory``."""
+    if not directory.exists():
+        raise FileNotFoundError(f"no such directory: {directory}{hint}")
+    if not directory.is_dir():
+        raise NotADirectoryError(f"not a directory: {directory} (give the folder holding the IDX files)")
     found: dict[str, Path] = {}
     missing: list[str] = []
     for key, stem in _STEMS.items():
@@ -111,6 +115,7 @@ def load_fashion_mnist(path: str | os.PathLike[str] | None = None) -> Split:
         return _load_idx_dir(Path(path))
     hint = (
         "\nInstall them with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu package "
-        "dataset-fashion-mnist), or download Fashion-MNIST and pass its directory as `path`."
+        "dataset-fashion-mnist), or download Fashion-MNIST and pass its directory as `path` "
+        "(`--data-dir` on the command line)."
     )
     return _load_idx_dir(FASHION_MNIST_DIR, hint)
