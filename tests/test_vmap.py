@@ -481,3 +481,14 @@ def test_jitted_per_example_gradients(dtype):
     for k in params:
         assert got[k].dtype == dtype
         np.testing.assert_allclose(got[k], want[k], rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_guarded_rules_behind_where_under_vmap():
+    # sqrt's infinite partial at 0 meets a zero cotangent: 0, per example, as without vmap
+    f = lambda x: W.sum(W.where(x > 0, W.sqrt(x), 0.0))
+    xs = np.array([[0.0, 4.0], [1.0, 0.0]])
+    with np.errstate(divide="ignore"):
+        want = np.stack([W.grad(f)(x) for x in xs])
+        np.testing.assert_array_equal(W.vmap(W.grad(f))(xs), want)
+        np.testing.assert_array_equal(W.grad(lambda xs: W.sum(W.vmap(f)(xs)))(xs), want)
+    np.testing.assert_array_equal(want, [[0.0, 0.25], [0.5, 0.0]])
