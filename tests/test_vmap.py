@@ -469,6 +469,9 @@ def test_jit_of_vmap_and_vmap_of_jit_equal_a_loop():
     np.testing.assert_allclose(jit(W.vmap(W.grad(f)))(XS), g, rtol=1e-12)
     np.testing.assert_allclose(W.vmap(jit(W.grad(f)))(XS), g, rtol=1e-12)
     np.testing.assert_allclose(W.vmap(W.grad(jit(f)))(XS), g, rtol=1e-12)
+    table = W.as_tensor(XS)
+    picks = jit(W.vmap(lambda i: W.sum(table[:, i] * 2.0)))(np.array([0, 3, -1]))
+    np.testing.assert_allclose(picks, 2 * XS[:, [0, 3, -1]].sum(axis=0), rtol=1e-12)
 
 
 @needs_jit

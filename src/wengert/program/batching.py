@@ -315,7 +315,9 @@ def _gather(x, index):
     picks = [k for k, w in enumerate(whole) if not w]
     idx = index[picks[0]] if len(picks) == 1 else None
     dots = [k for k, i in enumerate(index) if i is Ellipsis]  # (`in` would compare boxes with ==)
-    if idx is None or len(dots) > 1 or np.result_type(raw(idx)).kind not in "iu":
+    r = raw(idx)
+    kind = r.dtype.kind if hasattr(r, "dtype") else np.result_type(r).kind
+    if idx is None or len(dots) > 1 or kind not in "iu":
         _tensor._check_not_batched(next(i for i in index if _tensor._is_batched(i)))  # raises
     k = picks[0]
     xs = tuple(x.shape)
@@ -324,8 +326,8 @@ def _gather(x, index):
     if not 0 <= p < len(xs) or len(index) - len(dots) > len(xs):
         raise IndexError(f"index {index} is out of range for a tensor of shape {xs}")
     n = xs[p]
-    v = np.asarray(raw(idx))
-    if v.size and (v.min() < -n or v.max() >= n):
+    v = raw(idx)  # (no values to check when a program is being traced)
+    if isinstance(v, (np.ndarray, np.generic)) and v.size and (v.min() < -n or v.max() >= n):
         raise IndexError(
             f"index from {v.min()} to {v.max()} is out of bounds for axis {p} with size {n} "
             f"(tensor of shape {xs})"
