@@ -21,10 +21,10 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import table
+from _util import machine_header, table
 
 import wengert as W
-from wengert import nn, optim
+from wengert import nn, optim, threads
 from wengert.cli import DEFAULTS, LEARNING_RATES
 from wengert.data import DataLoader, load_mnist
 from wengert.train import train_epoch
@@ -109,17 +109,31 @@ def torch_epoch(cfg, loader, init_from):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per block (3 blocks)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=threads.DEFAULT_TRAIN_THREADS,
+        help="threads of numpy's BLAS and of PyTorch (default: as `wengert train`; 0: every core)",
+    )
     args = parser.parse_args()
+    print(machine_header(peers=("torch",)))
+    with threads.blas_threads(args.threads or None):
+        run(args.epochs, args.threads or os.cpu_count() or 1)
+
+
+def run(epochs: int, n_threads: int) -> None:
     x, y, _, _ = load_mnist()
     try:
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(n_threads)
         torch_info = f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
     except ImportError:
         torch = None
         torch_info = "PyTorch not installed"
-    print(f"one epoch = {len(x):,} images; numpy {np.__version__}; {torch_info}; {os.cpu_count()} CPUs")
+    blas = threads.blas_info()
+    nb = blas[0]["num_threads"] if blas else "?"
+    print(f"one epoch = {len(x):,} images; numpy {np.__version__} ({nb} BLAS threads); {torch_info}")
     for cfg in CONFIGS:
         loader = DataLoader(x, y, cfg["batch"], shuffle=True, seed=0)
         runs = {
@@ -130,7 +144,7 @@ def main() -> None:
             runs["PyTorch eager"] = torch_epoch(
                 cfg, loader, nn.MLP(cfg["sizes"], cfg["activation"], seed=0)
             )
-        rows = epoch_times(runs, args.epochs)
+        rows = epoch_times(runs, epochs)
         print(f"\n{cfg['name']}, SGD lr {cfg['lr']} momentum {MOMENTUM}, {len(loader)} steps per epoch")
         body = [
             [name, f"{t:.3f}", f"{len(x) / t:,.0f}", f"{t / len(loader) * 1e3:.3f}"]

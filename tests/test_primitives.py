@@ -176,6 +176,64 @@ def test_cast_roundtrip_float64():
     check_grads(lambda x: W.astype(x * x, np.float64), sample((3,)))
 
 
+CONV_CASES = [  # x shape, w shape, stride, padding ((low, high) per axis), dilation, groups
+    ((2, 3, 5, 6), (4, 3, 3, 2), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    ((2, 4, 7, 6), (6, 2, 3, 3), (2, 1), ((1, 1), (2, 2)), (1, 2), 2),
+    ((1, 4, 7, 8), (4, 1, 2, 3), (3, 2), ((2, 0), (-1, 1)), (2, 1), 4),
+    ((2, 3, 9), (2, 3, 3), (2,), ((1, 1),), (2,), 1),
+    ((1, 2, 4, 5, 4), (2, 1, 2, 2, 3), (1, 2, 1), ((0, 1), (1, 0), (0, 0)), (1, 1, 1), 2),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}*{c[1]}")
+def test_conv(case):
+    xs, ws, stride, padding, dilation, groups = case
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    check_grads(lambda x, w: P.conv(x, w, **kw), sample(xs), sample(ws))
+
+
+def test_conv_third_order_and_jacobians_in_vector_mode():
+    xs, ws, stride, padding, dilation, groups = CONV_CASES[1]
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    x, w = sample(xs), sample(ws)
+    f = lambda x, w: W.sum(W.tanh(P.conv(x, w, **kw)))
+    check_grads(f, x, w, order=3)
+    for argnum in (0, 1):  # a whole basis of tangents/cotangents as a leading axis
+        g = lambda x, w: P.conv(x, w, **kw)
+        np.testing.assert_allclose(
+            W.jacfwd(g, argnums=argnum)(x, w), W.jacrev(g, argnums=argnum)(x, w), atol=1e-10
+        )
+
+
+POOL_CASES = [  # kernel, stride, padding, dilation
+    ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1)),
+    ((2, 3), (2, 3), ((1, 1), (0, 1)), (1, 1)),
+    ((3, 2), (1, 2), ((1, 1), (0, 1)), (2, 1)),
+    ((3,), (2,), ((1, 1),), (1,)),
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_max_pool_and_its_vjp_fold(case):
+    kernel, stride, padding, dilation = case
+    shape = (2, 3, 5, 7)[: 2 + len(kernel)]
+    x = R.permutation(np.prod(shape)).reshape(shape) * 0.3  # distinct values: no ties
+    f = lambda x: P.max_pool(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    check_grads(f, x, order=3)  # orders 2 and 3 check fold and its transpose
+    np.testing.assert_allclose(W.jacfwd(f)(x), W.jacrev(f)(x))
+
+
+def test_max_pool_ties_share_the_gradient_evenly():
+    x = np.zeros((1, 1, 2, 4))
+    x[0, 0, 0, :2] = 1.0  # the first window has two maxima; the second is all ties
+    g = W.grad(
+        lambda x: W.sum(
+            P.max_pool(x, kernel=(2, 2), stride=(2, 2), padding=((0, 0),) * 2, dilation=(1, 1))
+        )
+    )(x)
+    np.testing.assert_array_equal(g[0, 0], [[0.5, 0.5, 0.25, 0.25], [0, 0, 0.25, 0.25]])
+
+
 def test_every_primitive_of_the_table_is_covered():
     """A new primitive must be added to this sweep (or listed as piecewise constant)."""
     covered = {
@@ -199,6 +257,9 @@ def test_every_primitive_of_the_table_is_covered():
         "linear",
         "cross_entropy",
         "cast",
+        "conv",
+        "max_pool",
+        "fold",
     }
     table = {
         p.name

@@ -425,6 +425,119 @@ def cast_cases(draw) -> Case:
     return Case(fn, lambda x: (x.astype(np.float64) ** 2).astype(x.dtype), (x,))
 
 
+def _np_conv(x, w, stride, padding, dilation, groups):
+    """Convolution by a loop over output positions: an independent reference for the primitive."""
+    nd = w.ndim - 2
+    crop = tuple(slice(max(-lo, 0), s - max(-hi, 0)) for s, (lo, hi) in zip(x.shape[2:], padding))
+    x = np.pad(
+        x[(slice(None),) * 2 + crop], [(0, 0)] * 2 + [(max(lo, 0), max(hi, 0)) for lo, hi in padding]
+    )
+    o, cg, kernel = w.shape[0], w.shape[1], w.shape[2:]
+    og = o // groups
+    out = [(s - d * (k - 1) - 1) // m + 1 for s, k, m, d in zip(x.shape[2:], kernel, stride, dilation)]
+    y = np.zeros((x.shape[0], o, *out))
+    for pos in np.ndindex(*out):
+        win = tuple(
+            slice(p * m, p * m + d * (k - 1) + 1, d) for p, m, d, k in zip(pos, stride, dilation, kernel)
+        )
+        for g in range(groups):
+            patch = x[(slice(None), slice(g * cg, (g + 1) * cg)) + win]  # (N, Cg, *kernel)
+            wg = w[g * og : (g + 1) * og]  # (Og, Cg, *kernel)
+            axes = tuple(range(1, nd + 2))
+            y[(slice(None), slice(g * og, (g + 1) * og)) + pos] = np.tensordot(
+                patch, wg, axes=(axes, axes)
+            )
+    return y
+
+
+@st.composite
+def conv_cases(draw) -> Case:
+    """1-d and 2-d convolutions: groups, strides, dilations, and padding (low, high) per axis from -1
+    (a crop) to 2, on small inputs whose every output is at least one window."""
+    nd = draw(st.integers(1, 2))
+    groups, cg, og, n = (draw(st.integers(1, 2)) for _ in range(4))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    padding = tuple((draw(st.integers(-1, 2)), draw(st.integers(-1, 2))) for _ in range(nd))
+    spatial = []
+    for k, d, (lo, hi) in zip(kernel, dilation, padding):
+        least = max(1, d * (k - 1) + 1 - lo - hi, -min(lo, 0) - min(hi, 0) + 1)
+        spatial.append(draw(st.integers(least, least + 3)))
+    x = draw(array((n, groups * cg, *spatial)))
+    w = draw(array((groups * og, cg, *kernel)))
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return Case(lambda x, w: P.conv(x, w, **kw), lambda x, w: _np_conv(x, w, **kw), (x, w))
+
+
+def _pool_geometry(draw, nd: int):
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    return kernel, stride, dilation
+
+
+@st.composite
+def max_pool_cases(draw) -> Case:
+    """Max pooling over 1 or 2 trailing axes of distinct values (no ties), with -inf padding of at
+    most half the kernel (every window holds an input) and windows that tile or overlap."""
+    nd = draw(st.integers(1, 2))
+    kernel, stride, dilation = _pool_geometry(draw, nd)
+    if draw(st.booleans()):
+        stride, dilation = kernel, (1,) * nd  # windows that tile the input
+    padding = tuple((draw(st.integers(0, k // 2)), draw(st.integers(0, k // 2))) for k in kernel)
+    spatial = tuple(
+        draw(st.integers(d * (k - 1) + 1, d * (k - 1) + 4)) for k, d in zip(kernel, dilation)
+    )
+    lead = draw(shapes(max_dims=2, max_side=2))
+    x = draw(distinct(lead + spatial))
+    kw = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+
+    def ref(x):
+        xp = np.pad(x, [(0, 0)] * len(lead) + list(padding), constant_values=-np.inf)
+        out = [
+            (s - d * (k - 1) - 1) // m + 1
+            for s, k, m, d in zip(xp.shape[-nd:], kernel, stride, dilation)
+        ]
+        y = np.empty(lead + tuple(out))
+        for pos in np.ndindex(*out):
+            win = tuple(
+                slice(p * m, p * m + d * (k - 1) + 1, d)
+                for p, m, d, k in zip(pos, stride, dilation, kernel)
+            )
+            y[(Ellipsis, *pos)] = np.max(xp[(Ellipsis, *win)].reshape(lead + (-1,)), axis=-1)
+        return y
+
+    return Case(lambda x: P.max_pool(x, **kw), ref, (x,))
+
+
+@st.composite
+def fold_cases(draw) -> Case:
+    """fold (col2im, the end of the transposed convolution and of max pooling's VJP) called directly:
+    windows that tile, overlap or leave inputs uncovered."""
+    nd = draw(st.integers(1, 2))
+    kernel, stride, dilation = _pool_geometry(draw, nd)
+    if draw(st.booleans()):
+        stride, dilation = kernel, (1,) * nd
+    out = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    lead = draw(shapes(max_dims=2, max_side=2))
+    spatial = tuple(
+        (o - 1) * m + d * (k - 1) + 1 + draw(st.integers(0, 1))
+        for o, k, m, d in zip(out, kernel, stride, dilation)
+    )
+    kw = dict(kernel=kernel, stride=stride, dilation=dilation, new_shape=lead + spatial)
+
+    def ref(cols):
+        y = np.zeros(lead + spatial)
+        for pos in np.ndindex(*out):
+            for n, off in enumerate(np.ndindex(*kernel)):
+                at = tuple(p * m + i * d for p, m, i, d in zip(pos, stride, off, dilation))
+                y[(Ellipsis, *at)] += cols[(Ellipsis, n, *pos)]
+        return y
+
+    return Case(lambda c: P.fold(c, **kw), ref, (draw(array(lead + (math.prod(kernel),) + out)),))
+
+
 #: One strategy of cases per differentiable primitive of the table.
 STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     **{name: unary(name) for name in UNARY},
@@ -447,6 +560,9 @@ STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "log_softmax": normalised("log_softmax"),
     "cross_entropy": cross_entropy_cases(),
     "cast": cast_cases(),
+    "conv": conv_cases(),
+    "max_pool": max_pool_cases(),
+    "fold": fold_cases(),
 }
 NAMES = sorted(STRATEGIES)
 

@@ -255,6 +255,29 @@ def test_tensor_graph_shows_ops_shapes_values_and_leaf_grads():
     assert src.count("->") == 9
     with pytest.raises(ValueError, match="requires_grad"):
         W.draw_graph(W.tensor([1.0]) * 2)
-    y.backward()  # frees the graph
-    with pytest.raises(W.FreedGraphError):
-        W.draw_graph(y)
+    y.backward()  # frees the saved values; the structure stays drawable
+
+
+def test_tensor_graph_after_a_plain_backward():
+    import numpy as np
+
+    import wengert as W
+
+    x = W.tensor([1.0, 2.0], requires_grad=True)
+    w = W.tensor(np.ones((3, 2), np.float32), requires_grad=True)
+    y = (W.tanh(W.linear(x, w)) * 2).sum()
+    before = W.draw_graph(y).source
+    y.backward()  # the paper's order: backward, then look at the graph
+    src = W.draw_graph(y).source
+    for text in ('label="linear"', 'label="tanh"', 'label="*"', 'label="sum"', "(3, 2) float32"):
+        assert text in src
+    assert src.count("->") == before.count("->") == 9
+    assert src.count("[shape=plain") == before.count("[shape=plain") == 6
+    assert src.count("value freed") == 3  # linear, tanh and * outputs; the root keeps its value
+    assert "value 5.97" in src
+    g = w.grad.numpy()
+    assert f"grad [[{g[0, 0]:.4g}, {g[0, 1]:.4g}]" in src  # the leaves' grads are drawn
+    assert f"grad [{x.grad.numpy()[0]:.4g}, " in src
+    # a second backward still refuses: the values its rules need are gone
+    with pytest.raises(W.FreedGraphError, match="retain_graph"):
+        y.backward()

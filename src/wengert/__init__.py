@@ -97,9 +97,26 @@ from .ops import (
     var,
     where,
 )
+from .program import (
+    ConcretizationError,
+    LeakedTracerError,
+    Program,
+    jit,
+    program,
+    source,
+    trace_table,
+)
 from .program.batching import vmap
 from .scalar import Dual, Node, derivative
 from .solvers import ConvergenceError, minimize_newton, newton
+from .sparse import (
+    elimination_jacobian,
+    hessian_sparsity,
+    jacobian_sparsity,
+    linearize,
+    sparse_hessian,
+    sparse_jacobian,
+)
 from .taylor import taylor
 from .tensor import (
     Tensor,

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .core import primitives as P
-from .core.trace import BOX_TYPES, raw
-from .tensor import _index, _is_batched, _matmul, as_tensor
+from .core.trace import BOX_TYPES, is_abstract, raw
 
 # Primitives, under their public names.
 add, sub, mul, div, neg = P.add, P.sub, P.mul, P.div, P.neg
@@ -30,8 +29,115 @@ greater, greater_equal, less, less_equal = P.greater, P.greater_equal, P.less, P
 equal, not_equal, isfinite, isnan = P.equal, P.not_equal, P.isfinite, P.isnan
 logical_not, logical_and, logical_or = P.logical_not, P.logical_and, P.logical_or
 stop_gradient = P.stop_gradient
-matmul = _matmul
-one_hot = P.one_hot
+
+
+def _shape(x) -> tuple:
+    """The shape of an array, box or number (numpy's np.shape costs a Python-level dispatch)."""
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
+
+
+def matmul(x, y):
+    """Matrix product with numpy's rules (1-d operands, broadcast batch axes); shapes checked here."""
+    xs, ys = _shape(x), _shape(y)
+    if len(xs) == 0 or len(ys) == 0:
+        raise ValueError(f"matmul: operands must have at least one dimension, got shapes {xs} and {ys}")
+    k1 = xs[-1]
+    k2 = ys[-2] if len(ys) >= 2 else ys[0]
+    if k1 != k2:
+        raise ValueError(
+            f"matmul: shapes {xs} and {ys} do not match: inner dimensions {k1} and {k2} differ"
+        )
+    return P.matmul(x, y)
+
+
+def is_batched(x) -> bool:
+    """True for a box of a vmap's batching trace, or a box holding one."""
+    while type(x) in BOX_TYPES:
+        if getattr(x._trace, "batching", False):
+            return True
+        x = x._value
+    return False
+
+
+def has_batched(index) -> bool:
+    """True when an indexing key holds an index that varies over a vmap batch."""
+    return any(is_batched(i) for i in (index if type(index) is tuple else (index,)))
+
+
+def check_not_batched(i) -> None:
+    if is_batched(i):
+        raise NotImplementedError(
+            "this use of an index that varies over a vmap batch is not supported; index a tensor "
+            "with one integer array (x[i], x[:, i], x[..., i]), or select with wengert.one_hot or "
+            "wengert.where (wengert.cross_entropy for labels)"
+        )
+
+
+def index_key(index) -> tuple:
+    """An indexing key as the getitem primitive takes it: a tuple, with tensors and lists as arrays."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for i in index:
+        if type(i) in BOX_TYPES:
+            check_not_batched(i)
+            i = np.asarray(raw(i))
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        out.append(i)
+    return tuple(out)
+
+
+def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None, name: str = "logits"):
+    """`labels` as an integer array of class indices in [0, num_classes), or a clear error naming `who`.
+
+    With `shape` (the shape of the scores, classes last), the labels must have its leading shape.
+    The one check of labels for one_hot, cross_entropy and nll_loss.
+    """
+    traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
+    batched = not traced and is_batched(labels)  # batched by vmap: checked on every example
+    y = labels if traced else np.asarray(raw(labels))
+    if y.dtype.kind not in "iu":
+        if y.size:
+            raise TypeError(f"{who}: labels must be integers, got dtype {y.dtype}")
+        y = y.astype(np.intp)  # [] is float64 to numpy: an empty list of labels is fine
+    yshape = tuple(labels.shape) if batched else y.shape  # (inside vmap: one example's)
+    if shape is not None and yshape != tuple(shape[:-1]):
+        verb = "need" if name.endswith("s") else "needs"
+        raise ValueError(
+            f"{who}: {name} of shape {tuple(shape)} {verb} labels of shape {tuple(shape[:-1])}, "
+            f"got {yshape}"
+        )
+    if y.size and not traced:
+        lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"{who}: labels must be in [0, {num_classes}), got values from {lo} to {hi} "
+                f"(label {bad} out of range for num_classes={num_classes})"
+            )
+    return labels if batched else y
+
+
+def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
+    """Rows of the identity: one_hot([2, 0], 3) -> [[0, 0, 1], [1, 0, 0]] (shape labels.shape +
+    (num_classes,))."""
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 1
+    ):
+        raise ValueError(f"one_hot: num_classes must be a positive integer, got {num_classes!r}")
+    y = check_labels(labels, num_classes, "one_hot")
+    if is_abstract(y) or is_batched(y):  # traced or batched: compare with the class indices
+        hit = P.equal(P.reshape(y, tuple(y.shape) + (1,)), np.arange(num_classes))
+        return P.cast(hit, dtype=np.dtype(dtype))
+    out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, y[..., None], 1, axis=-1)
+    return out
 
 
 def clip(x, min=None, max=None):
@@ -189,7 +295,7 @@ def logsumexp(x, axis=None, keepdims: bool = False):
 
 def dot(x, y):
     """Matrix product for 1-d and 2-d operands (numpy's dot); use matmul for stacks."""
-    return _matmul(x, y)
+    return matmul(x, y)
 
 
 def outer(x, y):
@@ -211,13 +317,15 @@ def norm(x, axis=None, keepdims: bool = False):
 
 
 def take(x, indices, axis=None):
-    if _is_batched(indices):  # indices that vary over a vmap batch: indexing a tensor handles them
+    if is_batched(indices):  # indices that vary over a vmap batch: indexing a tensor handles them
+        from .tensor import as_tensor
+
         x = as_tensor(x)
         if axis is None:
             return reshape(x, (-1,))[indices]
         return x[(slice(None),) * (axis % len(_shape(x))) + (indices,)]
     if axis is None:
-        return reshape(x, (-1,))[_index(np.asarray(raw(indices)))]
+        return reshape(x, (-1,))[index_key(np.asarray(raw(indices)))]
     idx = [slice(None)] * len(_shape(x))
     idx[axis] = np.asarray(raw(indices))
     return x[tuple(idx)]
@@ -225,27 +333,13 @@ def take(x, indices, axis=None):
 
 def cross_entropy(logits, labels, reduction: str = "mean"):
     """Softmax cross-entropy of `logits` (n, classes) against integer `labels` (n,), fused and stable."""
-    if not (_is_box(labels) and labels._trace is not None):  # batched by vmap: keep the box
-        labels = np.asarray(raw(labels))
     lshape = _shape(logits)
-    values = np.asarray(raw(labels))
-    if not np.issubdtype(values.dtype, np.integer):
-        raise TypeError(f"cross_entropy: labels must be integers, got dtype {values.dtype}")
     if len(lshape) < 1:
         raise ValueError(
             f"cross_entropy: logits need a class axis (shape (n, classes) or (classes,)), got shape "
             f"{lshape}"
         )
-    if _shape(labels) != lshape[:-1]:
-        raise ValueError(
-            f"cross_entropy: logits of shape {lshape} need labels of shape {lshape[:-1]}, "
-            f"got {_shape(labels)}"
-        )
-    if values.size and (values.min() < 0 or values.max() >= lshape[-1]):
-        raise ValueError(
-            f"cross_entropy: labels must be in [0, {lshape[-1]}), got values from "
-            f"{values.min()} to {values.max()}"
-        )
+    labels = check_labels(labels, lshape[-1], "cross_entropy", lshape)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     return P.cross_entropy(logits, labels, reduction=reduction)
@@ -296,7 +390,7 @@ NUMPY_FUNCTIONS = {
     np.stack: lambda arrays, axis=0, **kw: stack(arrays, axis),
     np.where: lambda c, x=None, y=None: where(c, x, y),
     np.dot: lambda a, b, out=None: dot(a, b),
-    np.matmul: lambda a, b, **kw: _matmul(a, b),
+    np.matmul: lambda a, b, **kw: matmul(a, b),
     np.clip: lambda a, a_min=None, a_max=None, **kw: clip(a, a_min, a_max),
     np.squeeze: lambda a, axis=None: squeeze(a, axis),
     np.expand_dims: lambda a, axis: expand_dims(a, axis),

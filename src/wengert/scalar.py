@@ -6,14 +6,22 @@ accumulation (their Algorithm 2) over a topological order; `forward_accumulate()
 accumulation (Algorithm 1) over the same graph. Both read the partial derivatives of each operation
 from the one primitive table in `wengert.core.primitives`.
 
+The paper's operation classes are here too: `Add`, `Sub`, `Mul`, `Div`, `Pow`, `Neg`, `Sigmoid`,
+`ReLU`, `Tanh`, `Exp`, `Log`, `Sin`, `Cos`, `Sqrt`, `Abs` on the bases `BinaryOp` and `UnaryOp`, each
+with `forward()`, `backward()` and `apply(...)`. `node.op` is the operation object of a node. A built-in
+operation's `forward` and `backward` read the same table, so the classes hold no derivative formula of
+their own; an operation a user writes in the paper's style (a subclass of `BinaryOp` or `UnaryOp` with
+its own `forward` and `backward`) joins the graph like the built-in ones.
+
 `Dual` is forward mode by operator overloading: a value and its derivative travel together.
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -35,21 +43,38 @@ def _real(value: Any, who: str) -> float:
 class Node:
     """A scalar value in a computation graph.
 
+    `Node(value)` is an input; `Node(value, op, parents)` is the output of operation `op` (an
+    operation object, see `BinaryOp` and `UnaryOp`) on the nodes `parents`, as in the paper. The
+    arithmetic operators and the methods `sigmoid`, `relu`, ... make such nodes directly.
+
     Attributes: `value` (float), `grad` (float, d output / d this node after `backward`), `parents`
-    (the nodes it was computed from), `op` (the operation's name, None for an input), `name` (an
+    (the nodes it was computed from), `op` (the operation object, None for an input), `name` (an
     optional label for pictures).
     """
 
     # The operands live in two slots, `_x` and `_y` (None when absent), rather than in a tuple: one
     # allocation per operation instead of two, which halves the garbage collector's work while a
-    # graph is built. `_ct` holds a node's cotangent during one backward sweep.
-    __slots__ = ("__weakref__", "_ct", "_prim", "_x", "_y", "grad", "name", "value")
+    # graph is built. `_prim` is what backward reads: the table's primitive for a built-in operation,
+    # or a `_UserRule` for a user's. `_op` (unset until asked for) caches the operation object.
+    # `_ct` holds a node's cotangent during one backward sweep.
+    __slots__ = ("__weakref__", "_ct", "_op", "_prim", "_x", "_y", "grad", "name", "value")
 
-    def __init__(self, value: float, name: str | None = None) -> None:
+    def __init__(
+        self,
+        value: float,
+        op: Operation | None = None,
+        parents: Sequence[Node] = (),
+        name: str | None = None,
+    ) -> None:
         self.value = _real(value, "Node")
         self.grad = 0.0
-        self._x = self._y = self._prim = None
         self.name = name
+        self._x = self._y = self._prim = None
+        if op is None:
+            if parents:
+                raise ValueError("Node: parents were given without the op that computed this node")
+            return
+        _attach(self, op, parents)
 
     @property
     def parents(self) -> tuple[Node, ...]:
@@ -61,12 +86,26 @@ class Node:
         return (x,) if y is None else (x, y)
 
     @property
-    def op(self) -> str | None:
-        return None if self._prim is None else self._prim.name
+    def op(self) -> Operation | None:
+        """The operation that computed this node (an `Add`, a `Sigmoid`, ...), None for an input.
+
+        For a node made by an operator (`x + y`) the operation object is made when first asked for
+        (and kept), so building a graph costs one object per node, not two.
+        """
+        try:
+            return self._op
+        except AttributeError:
+            pass
+        prim = self._prim
+        if prim is None:
+            return None
+        op = _OP_CLASSES[prim.name]._view(self)
+        self._op = op
+        return op
 
     def __repr__(self) -> str:
         label = f"name={self.name!r}, " if self.name else ""
-        op = f", op={self.op!r}" if self._prim is not None else ""
+        op = f", op={_op_name(self)!r}" if self._prim is not None else ""
         return f"Node({label}value={self.value:.6g}, grad={self.grad:.6g}{op})"
 
     # --- reverse and forward accumulation ---------------------------------------------------------
@@ -78,13 +117,21 @@ class Node:
         return _toposort(self)
 
     def backward(self, seed: float = 1.0) -> None:
-        """Reverse accumulation: add d(self)/d(node) * seed to the `grad` of every node of the graph.
+        """Reverse accumulation (the paper's Algorithm 2): set this node's grad to `seed`, then add
+        d(self)/d(node) * seed to the `grad` of every other node of the graph.
 
-        Gradients accumulate across calls (as in PyTorch); `zero_grad()` resets them. Each node's
-        partial derivatives come from the primitive table. Where a partial divides by zero on floats
-        (sqrt or x**0.5 at 0) the gradient is inf, or 0 where the cotangent reaching it is 0.
+        As in the paper's listing, the output's grad is set, not added to; every other node adds
+        its share, so a second `backward()` on the same graph doubles the inputs' grads (as the
+        paper's operations, which do `grad +=`, would). `zero_grad()` sets every grad of the graph
+        to 0, which is what a training loop does before each step. Each node's cotangent is summed
+        afresh during the sweep, so the result does not depend on the grads left by earlier calls.
+
+        Built-in operations read their partial derivatives from the primitive table; a user's
+        operation supplies them through its own `backward()`. Where a partial divides by zero on
+        floats (sqrt or x**0.5 at 0) the gradient is inf, or 0 where the cotangent reaching it is 0.
         """
         order = _toposort(self)  # also sets every node's `_ct` to 0.0
+        self.grad = 0.0  # the loop adds the seed: the output's grad becomes the seed
         self._ct = float(seed)
         for node in reversed(order):
             g = node._ct
@@ -146,7 +193,7 @@ class Node:
         return tangent
 
     def zero_grad(self) -> None:
-        """Set the grad of every node of this graph to 0."""
+        """Set the grad of every node of this graph (this node and all it depends on) to 0."""
         for node in _toposort(self):
             node.grad = 0.0
 
@@ -237,8 +284,9 @@ def _terms(prim, g: float, ans: float, vals: list) -> list[float]:
     """g * (d prim / d arg i) for each argument, from the table's partials."""
     try:
         out = []
+        partials = prim.partials  # once: a user's operation computes them by running its backward
         for i in range(len(vals)):
-            d = prim.partials[i]
+            d = partials[i]
             if d is None:
                 raise prim.missing("scalar", i)
             out.append(g * (d if d.__class__ in _CONSTANT else d(ans, *vals)))
@@ -278,6 +326,15 @@ def _const(x) -> Node | None:
     n.value = value
     n.grad = 0.0
     n._x = n._y = n._prim = n.name = None
+    return n
+
+
+def _as_node(x, who: str) -> Node:
+    if x.__class__ is Node:
+        return x
+    n = _const(x)
+    if n is None:
+        raise TypeError(f"{who}: operands must be Nodes or real numbers, got {x!r} ({type(x).__name__})")
     return n
 
 
@@ -366,6 +423,358 @@ for _name, _prim, _doc in (
 ):
     setattr(Node, _name, _unary(_prim, _name, _doc))
 del _name, _symbol, _prim, _reflected, _method, _doc
+
+
+# --- the paper's operation classes -------------------------------------------------------------------
+
+
+class Operation:
+    """An operation of the graph in the paper's style.
+
+    `forward()` returns the output's value from the operands' values; `backward()` adds the output's
+    grad times each local partial derivative to the operands' grads; `apply(...)` makes the output
+    node. Subclass `BinaryOp` (operands `a`, `b`, output `c`) or `UnaryOp` (operand `a`, output `b`).
+
+    A built-in operation names its `primitive` and inherits `forward` and `backward`, which read the
+    one primitive table (they hold no formula of their own). A user's operation overrides both;
+    `Node.backward` and `Node.forward_accumulate` then take its local partial derivatives from its
+    `backward()`, run with the output's grad set to 1 (every grad it touches is restored).
+
+    An operation refers to its output node weakly, so graphs hold no reference cycles.
+    """
+
+    #: The table's primitive of a built-in operation; None for a user's operation.
+    primitive: ClassVar[Any] = None
+    #: How many operands the operation takes.
+    arity: ClassVar[int] = 0
+
+    @property
+    def name(self) -> str:
+        """The primitive's name for a built-in operation ("add", "pow", ...), else the class name
+        in lower case."""
+        prim = type(self).primitive
+        return prim.name if prim is not None else type(self).__name__.lower()
+
+    def _operands(self) -> tuple[Node, ...]:  # pragma: no cover - defined by BinaryOp and UnaryOp
+        raise NotImplementedError
+
+    def _output(self) -> Node | None:  # pragma: no cover - defined by BinaryOp and UnaryOp
+        raise NotImplementedError
+
+    def _bind(self, parents: tuple[Node, ...], node: Node) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self) -> float:
+        """The output's value, computed from the operands' values (through the primitive table)."""
+        prim = type(self).primitive
+        if prim is None:
+            raise NotImplementedError(f"{type(self).__name__}: a new operation must define forward()")
+        return prim.scalar(*(n.value for n in self._operands()))
+
+    def backward(self) -> None:
+        """Add output.grad * d output / d operand to each operand's grad (partials from the table)."""
+        prim = type(self).primitive
+        if prim is None:
+            raise NotImplementedError(f"{type(self).__name__}: a new operation must define backward()")
+        out = self._output()
+        operands = self._operands()
+        for node, term in zip(operands, _terms(prim, out.grad, out.value, [n.value for n in operands])):
+            node.grad += term
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        return format(self.name, spec)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _weak(node: Node | None):
+    return None if node is None else weakref.ref(node)
+
+
+class BinaryOp(Operation):
+    """An operation of two operands, `a` and `b`, with output node `c` (the paper's names).
+
+    `Add().apply(x, y)` and `Add(x, y).apply()` both return the node `c` = x + y; numbers are taken
+    as constant nodes.
+    """
+
+    arity = 2
+
+    def __init__(self, a: Node | float | None = None, b: Node | float | None = None) -> None:
+        self.a = a
+        self.b = b
+        self._c = None
+
+    @property
+    def c(self) -> Node | None:
+        """The output node (None before `apply`)."""
+        ref = self._c
+        return None if ref is None else ref()
+
+    @c.setter
+    def c(self, node: Node | None) -> None:
+        self._c = _weak(node)
+
+    def _operands(self) -> tuple[Node, ...]:
+        return (self.a, self.b)
+
+    def _output(self) -> Node | None:
+        return self.c
+
+    def _bind(self, parents: tuple[Node, ...], node: Node) -> None:
+        if getattr(self, "a", None) is None and getattr(self, "b", None) is None:
+            self.a, self.b = parents
+        if self.c is None:
+            self.c = node
+
+    def apply(self, a: Node | float | None = None, b: Node | float | None = None) -> Node:
+        """The output node `c` of this operation on `a` and `b` (by default the operands given to the
+        constructor): `Node(self.forward(), self, [a, b])`."""
+        if a is not None:
+            self.a = a
+        if b is not None:
+            self.b = b
+        if self.a is None or self.b is None:
+            raise TypeError(f"{type(self).__name__}.apply: a binary operation needs two operands")
+        who = f"{type(self).__name__}.apply"
+        self.a, self.b = _as_node(self.a, who), _as_node(self.b, who)
+        c = Node(self.forward(), self, (self.a, self.b))
+        self.c = c  # a weak reference: the node keeps the operation, not the other way round
+        return c
+
+    @classmethod
+    def _view(cls, node: Node) -> BinaryOp:
+        op = cls.__new__(cls)
+        op.a, op.b, op._c = node._x, node._y, weakref.ref(node)
+        return op
+
+
+class UnaryOp(Operation):
+    """An operation of one operand `a` with output node `b` (the paper's names).
+
+    `Sigmoid().apply(x)` and `Sigmoid(x).apply()` both return the node `b` = sigmoid(x).
+    """
+
+    arity = 1
+
+    def __init__(self, a: Node | float | None = None) -> None:
+        self.a = a
+        self._b = None
+
+    @property
+    def b(self) -> Node | None:
+        """The output node (None before `apply`)."""
+        ref = self._b
+        return None if ref is None else ref()
+
+    @b.setter
+    def b(self, node: Node | None) -> None:
+        self._b = _weak(node)
+
+    def _operands(self) -> tuple[Node, ...]:
+        return (self.a,)
+
+    def _output(self) -> Node | None:
+        return self.b
+
+    def _bind(self, parents: tuple[Node, ...], node: Node) -> None:
+        if getattr(self, "a", None) is None:
+            (self.a,) = parents
+        if self.b is None:
+            self.b = node
+
+    def apply(self, a: Node | float | None = None) -> Node:
+        """The output node `b` of this operation on `a` (by default the operand given to the
+        constructor): `Node(self.forward(), self, [a])`."""
+        if a is not None:
+            self.a = a
+        if self.a is None:
+            raise TypeError(f"{type(self).__name__}.apply: a unary operation needs an operand")
+        self.a = _as_node(self.a, f"{type(self).__name__}.apply")
+        b = Node(self.forward(), self, (self.a,))
+        self.b = b
+        return b
+
+    @classmethod
+    def _view(cls, node: Node) -> UnaryOp:
+        op = cls.__new__(cls)
+        op.a, op._b = node._x, weakref.ref(node)
+        return op
+
+
+# The built-in operations: each names its primitive; forward and backward read it from the table.
+
+
+class Add(BinaryOp):
+    """c = a + b."""
+
+    primitive = P.add
+
+
+class Sub(BinaryOp):
+    """c = a - b."""
+
+    primitive = P.sub
+
+
+class Mul(BinaryOp):
+    """c = a * b."""
+
+    primitive = P.mul
+
+
+class Div(BinaryOp):
+    """c = a / b."""
+
+    primitive = P.div
+
+
+class Pow(BinaryOp):
+    """c = a ** b."""
+
+    primitive = P.power
+
+
+class Neg(UnaryOp):
+    """b = -a."""
+
+    primitive = P.neg
+
+
+class Abs(UnaryOp):
+    """b = |a| (derivative 0 at 0)."""
+
+    primitive = P.abs_
+
+
+class Sigmoid(UnaryOp):
+    """b = 1 / (1 + exp(-a))."""
+
+    primitive = P.sigmoid
+
+
+class ReLU(UnaryOp):
+    """b = max(a, 0) (derivative 0 at 0)."""
+
+    primitive = P.relu
+
+
+class Tanh(UnaryOp):
+    """b = tanh(a)."""
+
+    primitive = P.tanh
+
+
+class Exp(UnaryOp):
+    """b = exp(a)."""
+
+    primitive = P.exp
+
+
+class Log(UnaryOp):
+    """b = ln(a), for a > 0."""
+
+    primitive = P.log
+
+
+class Sin(UnaryOp):
+    """b = sin(a)."""
+
+    primitive = P.sin
+
+
+class Cos(UnaryOp):
+    """b = cos(a)."""
+
+    primitive = P.cos
+
+
+class Sqrt(UnaryOp):
+    """b = sqrt(a), for a >= 0."""
+
+    primitive = P.sqrt
+
+
+OPERATIONS: tuple[type, ...] = (
+    Add, Sub, Mul, Div, Pow, Neg, Abs, Sigmoid, ReLU, Tanh, Exp, Log, Sin, Cos, Sqrt
+)  # fmt: skip
+_OP_CLASSES = {cls.primitive.name: cls for cls in OPERATIONS}
+
+
+class _UserRule:
+    """What backward and forward_accumulate read for a node made by a user's operation.
+
+    `partials` are the local partial derivatives d node / d parent, found by running the operation's
+    own `backward()` with the node's grad set to 1 and its parents' grads to 0 (then restored). An
+    operand used twice (x op x) gets the sum of both partials at its first position.
+    """
+
+    __slots__ = ("name", "node", "op")
+
+    def __init__(self, op: Any, node: Node) -> None:
+        self.op = op
+        self.node = weakref.ref(node)  # the node holds this rule: no reference cycle
+        name = op.name if isinstance(op, Operation) else None
+        self.name = name if isinstance(name, str) else type(op).__name__.lower()
+
+    @property
+    def partials(self) -> tuple[float, ...]:
+        node = self.node()
+        parents = node.parents
+        unique = list(dict.fromkeys(parents))
+        saved = [p.grad for p in unique]
+        saved_out = node.grad
+        try:
+            for p in unique:
+                p.grad = 0.0
+            node.grad = 1.0
+            self.op.backward()
+            local = {p: float(p.grad) for p in unique}
+        finally:
+            for p, g in zip(unique, saved):
+                p.grad = g
+            node.grad = saved_out
+        out = []
+        for p in parents:
+            out.append(local.pop(p, 0.0))  # a repeated operand: its partials sum at the first use
+        return tuple(out)
+
+
+def _attach(node: Node, op: Any, parents: Sequence[Node]) -> None:
+    """Make `node` the output of `op` on `parents` (Node(value, op, parents))."""
+    if not callable(getattr(op, "backward", None)):
+        raise TypeError(
+            "Node: op must be an operation object with a backward() method (wengert.scalar.Add(), "
+            f"or a subclass of BinaryOp or UnaryOp), got {op!r}"
+        )
+    ps = tuple(parents)
+    if not 1 <= len(ps) <= 2:
+        raise ValueError(
+            f"Node: an operation takes one or two parents (a UnaryOp or a BinaryOp), got {len(ps)}"
+        )
+    for p in ps:
+        if not isinstance(p, Node):
+            raise TypeError(f"Node: parents must be Nodes, got {p!r} ({type(p).__name__})")
+    cls = type(op)
+    if isinstance(op, Operation):
+        if cls.arity != len(ps):
+            raise ValueError(f"Node: {cls.__name__} takes {cls.arity} operand(s), got {len(ps)} parents")
+        op._bind(ps, node)
+    node._x = ps[0]
+    node._y = ps[1] if len(ps) == 2 else None
+    builtin = (
+        isinstance(op, Operation) and cls.primitive is not None and cls.backward is Operation.backward
+    )
+    node._prim = cls.primitive if builtin else _UserRule(op, node)
+    node._op = op
+
+
+def _op_name(node: Node) -> str:
+    return node._prim.name
 
 
 # --- dual numbers ------------------------------------------------------------------------------------

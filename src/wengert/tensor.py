@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from .core import anomaly, graph, trace
+from . import ops
+from .core import graph, trace
 from .core import primitives as P
+from .core.eager import EagerTrace
 from .core.forward import ForwardTrace
-from .core.graph import GraphNode, ReverseTrace, leaf_node
+from .core.graph import ReverseTrace, leaf_node
 from .core.operators import Arithmetic
 from .core.trace import BOX_TYPES, EAGER_LEVEL, STATE, raw
 
@@ -53,7 +55,11 @@ class Tensor(Arithmetic):
 
     @property
     def dtype(self) -> np.dtype:
-        return np.result_type(raw(self))
+        v = raw(self)
+        try:
+            return v.dtype
+        except AttributeError:  # a Python number inside a transform
+            return np.result_type(v)
 
     @property
     def ndim(self) -> int:
@@ -94,7 +100,9 @@ class Tensor(Arithmetic):
         """The accumulated gradient of a leaf tensor after `backward()` (None before)."""
         node = self._node
         if self._trace is EAGER and node.prim is None and node.grad is not None:
-            return _const(node.grad)
+            g = node.grad
+            # a box when backward's `gradient` was one: the gradient is then recorded by a transform
+            return g if type(g) in BOX_TYPES else constant(g)
         return None
 
     @grad.setter
@@ -124,7 +132,8 @@ class Tensor(Arithmetic):
     # --- conversion -----------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (shares memory; no gradient flows through it)."""
-        return np.asarray(raw(self))
+        v = self._value
+        return v if type(v) is np.ndarray else np.asarray(raw(v))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         a = np.asarray(raw(self))
@@ -136,7 +145,8 @@ class Tensor(Arithmetic):
         """Refuse to turn a value traced by a transform into a Python number: the derivative would be
         silently lost. Eager tensors (and constants) convert freely."""
         tr = self._trace
-        if tr is not None and tr is not EAGER:
+        if tr is not None and tr is not EAGER and not trace.is_abstract(self):
+            # (a value traced to a program raises its own ConcretizationError, naming the line)
             raise TypeError(
                 f"{what} on a value traced by a function transform (grad, jvp, jacobian, ...) would "
                 "drop its derivative. Keep it a wengert value (use wengert.where instead of an "
@@ -179,7 +189,7 @@ class Tensor(Arithmetic):
 
     def detach(self) -> Tensor:
         """The same values as a constant: no trace, no gradient (shares memory)."""
-        return _const(raw(self))
+        return constant(raw(self))
 
     def astype(self, dtype: Any) -> Tensor:
         return P.cast(self, dtype=np.dtype(dtype))
@@ -191,6 +201,8 @@ class Tensor(Arithmetic):
         return self.astype(np.float64)
 
     def __repr__(self) -> str:
+        if trace.is_abstract(self):  # being traced to a program: it has a shape and dtype, no data
+            return f"tensor(traced {raw(self)!r})"
         v = np.asarray(raw(self))
         body = np.array2string(v, separator=", ", prefix="tensor(")
         extras = []
@@ -223,30 +235,39 @@ class Tensor(Arithmetic):
                 "backward() inside a function transform; return the value and use "
                 "wengert.grad/vjp on the function instead"
             )
-        value = self._value
+        value = self._value  # the eager tape records arrays
         if gradient is None:
-            if np.size(value) != 1:
+            if value.size != 1:
                 raise RuntimeError(
-                    f"backward() on a tensor of shape {np.shape(value)} needs `gradient`: pass an "
+                    f"backward() on a tensor of shape {value.shape} needs `gradient`: pass an "
                     "array of that shape (e.g. wengert.ones_like(t)), or reduce the tensor to one "
                     "element first (t.sum())"
                 )
-            seed = np.ones(np.shape(value), dtype=np.result_type(value))
+            seed = np.ones(value.shape, dtype=value.dtype)
+        elif type(gradient) in BOX_TYPES and gradient._trace not in (None, EAGER):
+            # A seed traced by a transform (backward inside `grad`, `jvp`...): the rules then run on
+            # its boxes and are recorded, so the leaves' gradients can be differentiated again.
+            seed = gradient
+            if tuple(seed.shape) != value.shape:
+                raise ValueError(
+                    f"backward(): gradient of shape {tuple(seed.shape)} for a tensor of shape "
+                    f"{value.shape}; they must match"
+                )
         else:
-            seed = np.asarray(raw(gradient), dtype=np.result_type(value))
-            if seed.shape != np.shape(value):
+            seed = np.asarray(raw(gradient), dtype=value.dtype)
+            if seed.shape != value.shape:
                 raise ValueError(
                     f"backward(): gradient of shape {seed.shape} for a tensor of shape "
-                    f"{np.shape(value)}; they must match"
+                    f"{value.shape}; they must match"
                 )
         graph.backward([(self._node, seed)], retain_graph=retain_graph)
 
     # --- operators ------------------------------------------------------------------------------
     def __matmul__(self, other):
-        return _matmul(self, other)
+        return ops.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _matmul(other, self)
+        return ops.matmul(other, self)
 
     def __lt__(self, other):
         return P.less(self, other)
@@ -276,9 +297,9 @@ class Tensor(Arithmetic):
         return P.logical_or(self, other)
 
     def __getitem__(self, index):
-        if batched_getitem is not None and _has_batched(index):
+        if batched_getitem is not None and ops.has_batched(index):
             return batched_getitem(self, index)
-        return P.getitem(self, index=_index(index))
+        return P.getitem(self, index=ops.index_key(index))
 
     def __setitem__(self, index, value) -> None:
         if self._trace is not None and not (self._trace is EAGER and not STATE.grad_enabled):
@@ -287,7 +308,7 @@ class Tensor(Arithmetic):
                 "value the graph has recorded; build a new tensor instead, e.g. "
                 "wengert.where(mask, new_values, t), or wengert.concatenate/stack of pieces"
             )
-        raw(self)[_index(index)] = raw(value)
+        raw(self)[ops.index_key(index)] = raw(value)
 
     # --- numpy interoperability: np.exp(t), ndarray * t, np.sum(t) -------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -301,11 +322,9 @@ class Tensor(Arithmetic):
             )
         args = [raw(a) for a in inputs]
         out = getattr(ufunc, method)(*args, **kwargs)
-        return _const(out) if isinstance(out, np.ndarray) else out
+        return constant(out) if isinstance(out, np.ndarray) else out
 
     def __array_function__(self, func, types, args, kwargs):
-        from . import ops
-
         fn = ops.NUMPY_FUNCTIONS.get(func)
         if fn is not None:
             return fn(*args, **kwargs)
@@ -315,7 +334,7 @@ class Tensor(Arithmetic):
                 "function of the same name, or compute it from wengert operations"
             )
         out = func(*_raw_tree(args), **_raw_tree(kwargs))
-        return _const(out) if isinstance(out, np.ndarray) else out
+        return constant(out) if isinstance(out, np.ndarray) else out
 
     # --- methods ---------------------------------------------------------------------------------
     def clip(self, min=None, max=None):
@@ -328,20 +347,14 @@ class Tensor(Arithmetic):
         return P.sum_(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False, dtype=None, out=None):
-        from . import ops
-
         _no_out(out, "mean")
         return ops.mean(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis=None, keepdims=False, ddof=0, dtype=None, out=None):
-        from . import ops
-
         _no_out(out, "var")
         return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
 
     def std(self, axis=None, keepdims=False, ddof=0, dtype=None, out=None):
-        from . import ops
-
         _no_out(out, "std")
         return ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
 
@@ -360,8 +373,6 @@ class Tensor(Arithmetic):
         return P.argmin(self, axis=axis)
 
     def reshape(self, *shape):
-        from . import ops
-
         return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
     def flatten(self):
@@ -376,19 +387,15 @@ class Tensor(Arithmetic):
         return P.transpose(self)
 
     def squeeze(self, axis=None):
-        from . import ops
-
         return ops.squeeze(self, axis)
 
     def expand_dims(self, axis):
-        from . import ops
-
         return ops.expand_dims(self, axis)
 
     unsqueeze = expand_dims
 
     def matmul(self, other):
-        return _matmul(self, other)
+        return ops.matmul(self, other)
 
     dot = matmul
 
@@ -406,7 +413,8 @@ BOX_TYPES.add(Tensor)
 _new = object.__new__
 
 
-def _rbox(value, tr, node) -> Tensor:
+def reverse_box(value, tr, node) -> Tensor:
+    """A tensor of reverse trace `tr` (None: a constant) holding `value`, recorded as graph `node`."""
     t = _new(Tensor)
     t._value = value
     t._trace = tr
@@ -415,7 +423,8 @@ def _rbox(value, tr, node) -> Tensor:
     return t
 
 
-def _fbox(value, tr, tangent) -> Tensor:
+def forward_box(value, tr, tangent) -> Tensor:
+    """A tensor of forward trace `tr` holding `value` with its `tangent`."""
     t = _new(Tensor)
     t._value = value
     t._trace = tr
@@ -424,54 +433,25 @@ def _fbox(value, tr, tangent) -> Tensor:
     return t
 
 
-def _const(value) -> Tensor:
-    return _rbox(value, None, None)
+def constant(value) -> Tensor:
+    """`value` (an array, not copied) as a constant tensor: no trace, no gradient."""
+    return reverse_box(value, None, None)
 
 
-class _EagerTrace(ReverseTrace):
-    """The tape of tensors with requires_grad=True: the bottom level, so its values are plain arrays."""
-
-    __slots__ = ()
-
-    def process(self, prim, args, kwargs):
-        vals = list(args)
-        parents = []
-        idx = []
-        for i, a in enumerate(args):
-            if type(a) in BOX_TYPES:
-                vals[i] = a._value
-                if a._trace is self:
-                    parents.append(a._node)
-                    idx.append(i)
-        try:
-            ans = prim.impl(*vals, **kwargs)
-        except ValueError as e:
-            raise prim.error(vals, e) from None
-        try:
-            shp, dt = ans.shape, ans.dtype
-        except AttributeError:
-            ans = np.asarray(ans)
-            shp, dt = ans.shape, ans.dtype
-        if not prim.save_args:
-            vals = [graph.aval(v) for v in vals]
-        node = GraphNode(
-            prim, tuple(parents), tuple(idx), vals, kwargs, ans if prim.save_ans else None, shp, dt
-        )
-        if STATE.anomaly:
-            anomaly.check_forward(prim, ans, node)
-        return _rbox(ans, self, node)
+_fbox = forward_box  # the name taylor.py imports
 
 
-EAGER = _EagerTrace(EAGER_LEVEL, _rbox)
-trace.const_box = _const
+EAGER = EagerTrace(EAGER_LEVEL, reverse_box)
+trace.const_box = constant
+trace.eager = EAGER
 
 
 def reverse_trace(level: int) -> ReverseTrace:
-    return ReverseTrace(level, _rbox)
+    return ReverseTrace(level, reverse_box)
 
 
 def forward_trace(level: int) -> ForwardTrace:
-    return ForwardTrace(level, _fbox)
+    return ForwardTrace(level, forward_box)
 
 
 # --- construction ------------------------------------------------------------------------------
@@ -502,7 +482,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
         raise TypeError(f"tensor(): data must be numeric, got {data!r}")
     if dtype is None and not from_numpy and value.dtype == np.float64:
         value = value.astype(np.float32)
-    t = _const(value)
+    t = constant(value)
     if requires_grad:
         t.requires_grad = True
     return t
@@ -513,7 +493,7 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
     if type(data) in BOX_TYPES and dtype is None:
         return data
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtype):
-        return _const(data)
+        return constant(data)
     return tensor(data, dtype=dtype)
 
 
@@ -611,60 +591,8 @@ def is_grad_enabled() -> bool:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _matmul(x, y):
-    xs, ys = (
-        np.shape(raw(x)) if not hasattr(x, "shape") else x.shape,
-        (np.shape(raw(y)) if not hasattr(y, "shape") else y.shape),
-    )
-    if len(xs) == 0 or len(ys) == 0:
-        raise ValueError(f"matmul: operands must have at least one dimension, got shapes {xs} and {ys}")
-    k1 = xs[-1]
-    k2 = ys[-2] if len(ys) >= 2 else ys[0]
-    if k1 != k2:
-        raise ValueError(
-            f"matmul: shapes {xs} and {ys} do not match: inner dimensions {k1} and {k2} differ"
-        )
-    return P.matmul(x, y)
-
-
-def _index(index):
-    if not isinstance(index, tuple):
-        index = (index,)
-    out = []
-    for i in index:
-        if type(i) in BOX_TYPES:
-            _check_not_batched(i)
-            i = np.asarray(raw(i))
-        elif isinstance(i, list):
-            i = np.asarray(i)
-        out.append(i)
-    return tuple(out)
-
-
 #: Indexing with an index that varies over a vmap batch (set by wengert.program.batching).
 batched_getitem: Any = None
-
-
-def _is_batched(i) -> bool:
-    """True for a box of a vmap's batching trace, or a box holding one."""
-    while type(i) in BOX_TYPES:
-        if getattr(i._trace, "batching", False):
-            return True
-        i = i._value
-    return False
-
-
-def _has_batched(index) -> bool:
-    return any(_is_batched(i) for i in (index if type(index) is tuple else (index,)))
-
-
-def _check_not_batched(i) -> None:
-    if _is_batched(i):
-        raise NotImplementedError(
-            "this use of an index that varies over a vmap batch is not supported; index a tensor "
-            "with one integer array (x[i], x[:, i], x[..., i]), or select with wengert.one_hot or "
-            "wengert.where (wengert.cross_entropy for labels)"
-        )
 
 
 def _no_out(out, name: str) -> None:
@@ -712,7 +640,7 @@ _UFUNCS = {
     np.abs: P.abs_,
     np.maximum: P.maximum,
     np.minimum: P.minimum,
-    np.matmul: _matmul,
+    np.matmul: ops.matmul,
     np.sign: P.sign,
     np.floor: P.floor,
     np.ceil: P.ceil,

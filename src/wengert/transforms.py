@@ -22,13 +22,15 @@ from .core.forward import ForwardTrace
 from .core.graph import GraphNode, ReverseTrace, leaf_node
 from .core.primitive import Primitive
 from .core.trace import BOX_TYPES, STATE, next_level, raw, unwrap_for
-from .tensor import EAGER, _const, _fbox, _rbox, forward_trace, reverse_trace
+from .tensor import EAGER, constant, forward_box, forward_trace, reverse_box, reverse_trace
 
 # --- inputs and outputs ------------------------------------------------------------------------------
 
 
-def _prepare(x: Any, who: str, pos: str):
+def prepare_input(x: Any, who: str, pos: str):
     """A differentiable input as a value a trace can box: float arrays and scalars; tensors opened."""
+    if type(x) is np.ndarray and x.dtype.kind == "f":  # the common case, first
+        return x
     if type(x) in BOX_TYPES:
         if x._trace is None or (x._trace is EAGER and not STATE.grad_enabled):
             x = raw(x)
@@ -49,8 +51,11 @@ def _prepare(x: Any, who: str, pos: str):
     return a
 
 
+_prepare = prepare_input  # the name taylor.py imports
+
+
 def _require_float(dtype, who, pos, x) -> None:
-    if not np.issubdtype(dtype, np.floating):
+    if np.dtype(dtype).kind != "f":
         raise TypeError(
             f"{who}: {pos} has dtype {dtype}; differentiation needs real (floating-point) inputs: "
             "convert it with .astype(float) (or use vjp/jvp with float arrays)"
@@ -62,7 +67,8 @@ def _shape(x) -> tuple:
 
 
 def _dtype(x):
-    return np.result_type(raw(x))
+    dt = getattr(x, "dtype", None)  # arrays and tensors; np.result_type for Python numbers
+    return dt if isinstance(dt, np.dtype) else np.result_type(raw(x))
 
 
 def _opened(x, tr):
@@ -96,9 +102,9 @@ def _argnums(argnums, nargs: int, who: str) -> tuple[int, ...]:
 def _linearize_rev(f: Callable, primals: tuple, who: str):
     """Run f on boxes of a new reverse trace. Returns (trace, input boxes, treedef, output)."""
     orig, treedef = tree.flatten(primals)
-    leaves = [_prepare(x, who, f"input {i}") for i, x in enumerate(orig)]
+    leaves = [prepare_input(x, who, f"input {i}") for i, x in enumerate(orig)]
     tr = reverse_trace(next_level())
-    boxes = [_rbox(v, tr, leaf_node(_shape(v), _dtype(v))) for v in leaves]
+    boxes = [reverse_box(v, tr, leaf_node(_shape(v), _dtype(v))) for v in leaves]
     for b, x in zip(boxes, orig):
         b._tangent = type(x) is float  # remember Python floats: their gradients come back as floats
     with tr:
@@ -183,7 +189,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
     tleaves, _tdef = tree.flatten(tuple(tangents))
     if len(leaves) != len(tleaves):
         raise ValueError(f"jvp: {len(leaves)} primal leaves but {len(tleaves)} tangent leaves")
-    leaves = [_prepare(x, "jvp", f"primal {i}") for i, x in enumerate(leaves)]
+    leaves = [prepare_input(x, "jvp", f"primal {i}") for i, x in enumerate(leaves)]
     tr = forward_trace(next_level())
     boxes = []
     for v, t in zip(leaves, tleaves):
@@ -193,7 +199,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fals
         ts, vs = _shape(t), _shape(v)
         if ts[len(ts) - len(vs) :] != vs or len(ts) < len(vs):
             raise ValueError(f"jvp: tangent of shape {ts} for a primal of shape {vs}")
-        boxes.append(_fbox(v, tr, t))
+        boxes.append(forward_box(v, tr, t))
     batch = (
         _shape(boxes[0]._tangent)[: len(_shape(boxes[0]._tangent)) - len(_shape(leaves[0]))]
         if boxes
@@ -250,7 +256,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
                 f"grad: f must return a scalar (one number); it returned shape {shp}. For a vector "
                 "output use jacrev/jacobian (the whole Jacobian) or vjp (a vector-Jacobian product)"
             )
-        if not np.issubdtype(_dtype(value), np.floating):
+        if _dtype(value).kind != "f":
             raise TypeError(f"grad: f returned dtype {_dtype(value)}; it must return a float")
         seed = np.ones(shp, dtype=_dtype(value))
         grads = _pullback(tr, boxes, treedef, [out], [seed], retain=False)
@@ -349,7 +355,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0):
 
 def _jacfwd(fn, diff, argnums):
     leaves, treedef = tree.flatten(diff)
-    leaves = [_prepare(x, "jacfwd", f"input {i}") for i, x in enumerate(leaves)]
+    leaves = [prepare_input(x, "jacfwd", f"input {i}") for i, x in enumerate(leaves)]
     sizes = [math.prod(_shape(v)) for v in leaves]
     n = sum(sizes)
     tangents, start = [], 0
@@ -407,7 +413,7 @@ class _Custom(Primitive):
     """A primitive around a user function, with its derivative rules given as functions."""
 
     def __init__(self, name, fun, vjp_all=None, jvp_all=None):
-        super().__init__(name, lambda *a: raw(fun(*[_const(x) for x in a])))
+        super().__init__(name, lambda *a: raw(fun(*[constant(x) for x in a])))
         self.fun = fun
         self.vjp_all = vjp_all  # (args, ans, g) -> cotangents
         self.jvp_all = jvp_all  # (args, tangents) -> tangent_out
@@ -527,7 +533,7 @@ class custom_jvp:
         if self.rule is None:
             raise TypeError(f"custom_jvp {self.fun.__name__}: define the rule with defjvp first")
         top = _top_trace(args)
-        if top is None or getattr(top, "batching", False):  # vmap batches the function itself
+        if not isinstance(top, (ForwardTrace, ReverseTrace)):  # none, or a program being traced
             return self.fun(*args)
         vals, idx = unwrap_for(top, args)
         rule = self.rule

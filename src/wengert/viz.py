@@ -78,6 +78,14 @@ def node_label_lines(node: Any, show_grad: bool = True) -> list[str]:
     return lines
 
 
+def _op_name(op: Any) -> str:
+    """An op's name: the string itself, or an operation object's `name` (else its class name)."""
+    if isinstance(op, str):
+        return op
+    name = getattr(op, "name", None)
+    return name if isinstance(name, str) else type(op).__name__.lower()
+
+
 def _topological_order(root: Any) -> list[Any]:
     """Nodes reachable from ``root``, each after its parents, ending with ``root``."""
     sort = getattr(root, "topological_sort", None)
@@ -237,7 +245,8 @@ def draw_graph(
         )
         if op is None:
             continue
-        symbol = OP_SYMBOLS.get(str(op), str(op))
+        name = _op_name(op)
+        symbol = OP_SYMBOLS.get(name, name)
         out.append(
             f"  {nid}_op [shape=ellipse, margin=0.05, width=0.3, height=0.3, "
             f'style=filled, fillcolor="#fff2cc", label={_dot_string(symbol)}];'
@@ -257,29 +266,59 @@ class _TensorNode:
     __slots__ = ("grad", "name", "op", "parents", "value")
 
 
-def _tensor_view(t: Any) -> _TensorNode:
-    """The graph recorded for tensor `t`, as picture nodes (values where the tape kept them)."""
-    from .core.graph import toposort
+_FREED = object()  # a value the tape let go of after backward
 
+
+def _recorded_parents(n: Any) -> tuple:
+    """A recorded node's parents; after a backward that released it, the parents it had."""
+    ps = n.parents
+    return ps if ps is not None else getattr(n, "released", None) or ()
+
+
+def _tensor_view(t: Any) -> _TensorNode:
+    """The graph recorded for tensor `t`, as picture nodes (values where the tape kept them).
+
+    After a backward without `retain_graph` the graph's structure, ops, shapes and the leaves' grads
+    are still drawn; the intermediate values it freed show as freed.
+    """
     if t._node is None or t._trace is None or not hasattr(t._node, "prim"):
         raise ValueError(
             "draw_graph: this tensor is not part of a recorded graph; compute it from tensors "
             "created with requires_grad=True"
         )
-    order = toposort([t._node])  # raises FreedGraphError after backward without retain_graph
+    # iterative depth-first order, each node after its parents (as core.graph.toposort, but also
+    # through released nodes)
+    order: list[Any] = []
+    seen = {id(t._node)}
+    stack = [(t._node, iter(_recorded_parents(t._node)))]
+    while stack:
+        node, it = stack[-1]
+        for p in it:
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append((p, iter(_recorded_parents(p))))
+                break
+        else:
+            stack.pop()
+            order.append(node)
     views: dict[int, _TensorNode] = {}
     for n in order:
         v = _TensorNode()
         v.op = None if n.prim is None else n.prim.name
-        v.parents = tuple(views[id(p)] for p in n.parents)
+        v.parents = tuple(views[id(p)] for p in _recorded_parents(n))
         v.name = f"{tuple(n.shape)} {np.dtype(n.dtype).name}"
-        v.value = n.ans
+        freed = n.prim is not None and n.parents is None
+        v.value = _FREED if freed else n.ans
         v.grad = n.grad
         views[id(n)] = v
         if n.args is not None:  # a saved argument is the value of that parent
             for p, i in zip(n.parents, n.argnums):
                 if isinstance(n.args[i], (np.ndarray, np.generic)):
                     views[id(p)].value = n.args[i]
+        elif freed:  # a released node's saved arguments are gone (a leaf's value lives in its tensor)
+            for p in n.released:
+                if views[id(p)].value is None and p.prim is not None:
+                    views[id(p)].value = _FREED
     root = views[id(t._node)]
     root.value = np.asarray(t._value)
     return root
@@ -287,7 +326,9 @@ def _tensor_view(t: Any) -> _TensorNode:
 
 def _tensor_label(node: _TensorNode, show_grad: bool = True) -> list[str]:
     lines = [node.name]
-    if node.value is not None:
+    if node.value is _FREED:
+        lines.append("value freed")
+    elif node.value is not None:
         lines.append(f"value {format_number(node.value)}")
     if show_grad and node.op is None:
         lines.append(f"grad {format_number(node.grad)}")

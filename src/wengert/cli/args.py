@@ -8,11 +8,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .. import __version__, nn
+from .. import __version__, nn, threads
 from ..data.datasets import DATASETS
 from .models import MODELS
 
-__all__ = ["DEFAULTS", "LEARNING_RATES", "build_parser", "learning_rate"]
+__all__ = ["DEFAULTS", "LEARNING_RATES", "apply_model_defaults", "build_parser", "learning_rate"]
 
 # Defaults of `wengert train`: one sigmoid hidden layer, softmax output with categorical cross-entropy,
 # SGD with momentum and a cosine schedule on standardised pixels, chosen on a validation split
@@ -34,6 +34,29 @@ DEFAULTS: dict[str, Any] = dict(
     dataset="mnist-bundled",
 )
 LEARNING_RATES = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}
+#: Settings whose default depends on --model: the parser leaves them None, `apply_model_defaults`
+#: fills in the model's own (ModelSpec.defaults) or else DEFAULTS.
+MODEL_DEPENDENT = ("optimizer", "epochs", "batch_size")
+
+
+def apply_model_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the settings left unset (None) with the chosen model's defaults, in place. The model's
+    learning rate applies only with the model's own optimizer."""
+    own = MODELS[args.model].defaults if args.model in MODELS else {}
+    for name in MODEL_DEPENDENT:
+        if getattr(args, name, None) is None:
+            setattr(args, name, own.get(name, DEFAULTS[name]))
+    if args.lr is None and "lr" in own and args.optimizer == own.get("optimizer"):
+        args.lr = own["lr"]
+    return args
+
+
+def _model_default(name: str) -> str:
+    """'(default: X; cnn: Y)' for the help of a setting that depends on --model."""
+    others = "; ".join(
+        f"{k}: {v.defaults[name]}" for k, v in sorted(MODELS.items()) if name in v.defaults
+    )
+    return f"(default: {DEFAULTS[name]}" + (f"; {others}" if others else "") + ")"
 
 
 def learning_rate(args: argparse.Namespace) -> float:
@@ -135,10 +158,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="hidden activation of the MLP (default: %(default)s)",
     )
     t.add_argument(
+        "--channels",
+        type=_positive_int,
+        nargs=2,
+        default=[16, 32],
+        metavar="C",
+        help="channels of the CNN's two convolutions (default: %(default)s)",
+    )
+    t.add_argument(
         "--optimizer",
         choices=tuple(LEARNING_RATES),
-        default=d["optimizer"],
-        help="(default: %(default)s)",
+        default=None,
+        help=_model_default("optimizer"),
     )
     t.add_argument(
         "--lr",
@@ -146,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=d["lr"],
         help="learning rate, a finite number > 0 (default: "
         + ", ".join(f"{k} {v:g}" for k, v in LEARNING_RATES.items())
-        + ")",
+        + "; cnn with adam 0.002)",
     )
     t.add_argument(
         "--momentum",
@@ -173,10 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="standard: shift and scale the pixels by the training set's mean and standard deviation "
         "(stored with the model, applied again by predict); default: %(default)s",
     )
-    t.add_argument("--epochs", type=_positive_int, default=d["epochs"], help="(default: %(default)s)")
-    t.add_argument(
-        "--batch-size", type=_positive_int, default=d["batch_size"], help="(default: %(default)s)"
-    )
+    t.add_argument("--epochs", type=_positive_int, default=None, help=_model_default("epochs"))
+    t.add_argument("--batch-size", type=_positive_int, default=None, help=_model_default("batch_size"))
     t.add_argument(
         "--seed",
         type=_number(int, 0, 2**63, open_high=True),
@@ -196,6 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the outputs of an earlier run in --out (its model, history and plot)",
     )
     t.add_argument("--no-plot", action="store_true", help="do not draw the training-curve PNG")
+    t.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"threads of numpy's BLAS (default: {threads.DEFAULT_TRAIN_THREADS}, which does not slow "
+        "down when other processes keep the cores busy; needs threadpoolctl, without it numpy's own "
+        "default stays); results can differ in the last digits with the thread count",
+    )
     _add_common(t)
     t.add_argument(
         "--distributed",

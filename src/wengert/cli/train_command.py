@@ -15,7 +15,7 @@ from .. import __version__, optim
 from ..data import DataLoader
 from ..data.datasets import load_dataset, standardize, subset
 from ..train import confusion_matrix, evaluate, format_confusion, train
-from .args import learning_rate
+from .args import apply_model_defaults, learning_rate
 from .errors import UsageError
 from .models import MODELS
 from .runs import PLOT_FILE, RunDir
@@ -83,6 +83,7 @@ def run_train(
     and only rank 0 prints and writes files.
     """
     root = rank == 0
+    apply_model_defaults(args)
     check_model_args(args)
     if args.batch_size % world_size:
         raise UsageError(

@@ -77,7 +77,8 @@ def warn_at_user_line(name: str, fn):
     return wrapped
 
 
-def _bad(x) -> str | None:
+def nonfinite(x) -> str | None:
+    """ "nan" or "inf" when the float array `x` holds one (nan first), else None."""
     v = np.asarray(raw(x))
     if v.dtype.kind not in "fc" or np.all(np.isfinite(v)):
         return None
@@ -89,14 +90,14 @@ def check_forward(prim, ans, node=None) -> None:
     where = user_line()
     if node is not None:
         node.origin = where
-    bad = _bad(ans)
+    bad = nonfinite(ans)
     if bad:
         raise AnomalyError(f"'{prim.name}' produced {bad} in its result, at {where}")
 
 
 def check_backward(node, i: int, c) -> None:
     """Raise if cotangent `c`, computed by `node`'s rule for argument `i`, is not finite."""
-    bad = _bad(c)
+    bad = nonfinite(c)
     if bad:
         raise AnomalyError(
             f"the backward rule of '{node.prim.name}' produced {bad} in the gradient of its argument "

@@ -22,7 +22,7 @@ class ForwardTrace(Trace):
         tangent = prim.jvp(idx, tangents, ans, vals, kwargs)
         if STATE.anomaly:
             anomaly.check_forward(prim, ans)
-            if anomaly._bad(tangent):
+            if anomaly.nonfinite(tangent):
                 raise anomaly.AnomalyError(
                     f"the forward rule of '{prim.name}' produced a non-finite tangent, at "
                     f"{anomaly.user_line()}"

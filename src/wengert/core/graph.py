@@ -1,14 +1,15 @@
 """The recorded graph (Wengert's list) and reverse accumulation over it.
 
-Both engines use it: the scalar `Node` is itself a graph node, and tensors record a `GraphNode` per
-primitive application. Traversals are iterative, so graphs of any depth work; after a sweep the
-intermediates are released unless the caller keeps them.
+Tensors record a `GraphNode` per primitive application, on the eager tape and in every reverse-mode
+transform. (The scalar `Node` of scalar.py is a graph of its own, with its own sweep over the same
+primitive table; it does not use this module.) Traversals are iterative, so graphs of any depth work;
+after a sweep the intermediates are released unless the caller keeps them.
 """
 
 from __future__ import annotations
 
 from . import anomaly
-from .trace import STATE, Trace, unwrap_for
+from .trace import BOX_TYPES, STATE, Trace, unwrap_for
 
 
 class FreedGraphError(RuntimeError):
@@ -50,7 +51,8 @@ def aval(x) -> Aval:
 class GraphNode:
     """One recorded primitive application: what its VJP rules need, and its parents in the graph.
 
-    `parents` is None once released. Leaves (prim is None) collect their cotangent in `grad`.
+    `parents` is None once released; `released` then keeps the parents (not their values) so that a
+    picture of the graph can still be drawn. Leaves (prim is None) collect their cotangent in `grad`.
     """
 
     __slots__ = (
@@ -63,6 +65,7 @@ class GraphNode:
         "origin",
         "parents",
         "prim",
+        "released",  # unset until release(): no cost while recording
         "shape",
     )
 
@@ -79,6 +82,7 @@ class GraphNode:
         self.origin = None  # the user's source line, recorded under detect_anomaly()
 
     def release(self) -> None:
+        self.released = self.parents
         self.parents = None
         self.args = self.ans = self.kwargs = None
 
@@ -105,8 +109,11 @@ def toposort(roots) -> list:
             for p in it:
                 if p not in seen:
                     seen.add(p)
-                    stack.append((p, iter(_parents(p))))
-                    break
+                    ps = _parents(p)
+                    if ps:
+                        stack.append((p, iter(ps)))
+                        break
+                    order.append(p)  # a leaf: done at once, no stack entry
             else:
                 stack.pop()
                 order.append(node)
@@ -150,8 +157,9 @@ def backward(seeds, retain_graph: bool = False) -> None:
             for p, c in zip(parents, pcts):
                 if c is not None:
                     cts[p] = cts[p] + c if p in cts else c
-        if not retain_graph:
-            node.release()
+        if not retain_graph:  # release (inlined: once per node of every sweep)
+            node.parents = None
+            node.args = node.ans = node.kwargs = None
 
 
 class ReverseTrace(Trace):
@@ -165,8 +173,16 @@ class ReverseTrace(Trace):
 
     def process(self, prim, args, kwargs):
         vals, idx = unwrap_for(self, args)
-        ans = prim(*vals, **kwargs)
-        parents = tuple(args[i]._node for i in idx)
+        for v in vals:
+            if type(v) in BOX_TYPES:  # boxes of outer levels remain: they process the call
+                ans = prim(*vals, **kwargs)
+                break
+        else:  # plain values: apply the numpy function without a second dispatch
+            try:
+                ans = prim.impl(*vals, **kwargs)
+            except ValueError as e:
+                raise prim.error(vals, e) from None
+        parents = tuple([args[i]._node for i in idx])
         saved = vals if prim.save_args else [aval(v) for v in vals]
         a = aval(ans)
         node = GraphNode(

@@ -197,7 +197,16 @@ class Structural(Primitive):
         args = node.args
         ans = node.ans if self.save_ans else Aval(node.shape, node.dtype)
         kw = node.kwargs
-        return [self.vjp_rule(i)(g, ans, *args, **kw) for i in node.argnums]
+        rules = self.vjps
+        if callable(rules):
+            return [self.vjp_rule(i)(g, ans, *args, **kw) for i in node.argnums]
+        out = []
+        for i in node.argnums:
+            rule = rules[i]
+            if rule is None:
+                raise self.missing("reverse", i)
+            out.append(rule(g, ans, *args, **kw))
+        return out
 
     def jvp(self, idx, tangents, ans, vals, kwargs):
         if self.jvp_rule is None:
@@ -239,7 +248,13 @@ def unbroadcast(g, target: tuple, b: int = 0):
     )
     if axes:
         g = _sum(g, axis=axes)
-    return _reshape(g, gshape[:b] + target)
+    return fit(g, gshape[:b] + target)
+
+
+def fit(x, new_shape: tuple):
+    """`x` reshaped to `new_shape`, or `x` itself when it has that shape already: rules reshape
+    cotangents often, and most of those reshapes change nothing."""
+    return x if shape(x) == new_shape else _reshape(x, new_shape)
 
 
 def guarded_partial(p, ans, args):
@@ -255,6 +270,10 @@ def safe_mul(g, d):
     """g * d, except 0 where d is infinite and g is 0 (0 * inf = 0: a zero cotangent meeting an
     infinite partial, as for sqrt or log at 0 behind a `where`, contributes nothing)."""
     prod = g * d
+    if _trace.is_abstract(d) or _trace.is_abstract(g):  # traced: decide per element when run
+        from .primitives import isfinite, logical_or, not_equal
+
+        return _where(logical_or(isfinite(d), not_equal(g, 0)), prod, 0.0)
     finite = np.isfinite(raw(d))
     if finite.all():
         return prod
@@ -269,25 +288,29 @@ def safe_mul(g, d):
     return _where(keep, prod, 0.0)
 
 
-def _sum(x, axis):
-    from .primitives import sum_
+# The helpers above are written with four structural primitives of the table (sum, reshape,
+# broadcast_to, where), which are themselves declared with the classes of this module. The table hands
+# them over once it has defined them (`use_structural`), so this module never imports the table.
+_STRUCTURAL: dict = {}
 
-    return sum_(x, axis=axis)
+
+def use_structural(*, sum_, reshape, broadcast_to, where) -> None:
+    """Give the engine's helpers the table's sum, reshape, broadcast_to and where (called once by
+    core/primitives.py)."""
+    _STRUCTURAL.update(sum=sum_, reshape=reshape, broadcast_to=broadcast_to, where=where)
+
+
+def _sum(x, axis):
+    return _STRUCTURAL["sum"](x, axis=axis)
 
 
 def _reshape(x, new_shape):
-    from .primitives import reshape
-
-    return reshape(x, new_shape)
+    return _STRUCTURAL["reshape"](x, new_shape)
 
 
 def _broadcast_to(x, new_shape):
-    from .primitives import broadcast_to
-
-    return broadcast_to(x, new_shape)
+    return _STRUCTURAL["broadcast_to"](x, new_shape)
 
 
 def _where(c, x, y):
-    from .primitives import where
-
-    return where(c, x, y)
+    return _STRUCTURAL["where"](c, x, y)

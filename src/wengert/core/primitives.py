@@ -10,14 +10,27 @@ closed interval. See docs/primitives.md for the full table with domains.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 
 import numpy as np
 
 from .anomaly import warn_at_user_line
-from .primitive import DomainError, Elementwise, NonDiff, Structural, ndim, shape, unbroadcast
-from .trace import BOX_TYPES, raw
+from .primitive import (
+    DomainError,
+    Elementwise,
+    NonDiff,
+    Structural,
+    fit,
+    ndim,
+    shape,
+    unbroadcast,
+    use_structural,
+)
+from .trace import BOX_TYPES, is_abstract, raw, staged
+
+_BOXES = BOX_TYPES  # for the rules' array-only branches (BOX_TYPES itself is not exported)
 
 # ---------------------------------------------------------------------------------------------------
 # Scalar implementations (Python floats: the paper's Node and Dual) and domain checks.
@@ -88,7 +101,7 @@ def _mask(cond, *likes):
     dt = np.result_type(*[raw(v) for v in likes]) if likes else np.float64
     if not np.issubdtype(dt, np.floating):
         dt = np.float64
-    if getattr(cond, "_trace", None) is not None:  # batched by vmap: keep it a box
+    if is_abstract(cond) or getattr(cond, "_trace", None) is not None:  # traced or batched
         return cast(cond, dtype=np.dtype(dt))
     return np.asarray(raw(cond), dtype=dt)
 
@@ -329,13 +342,15 @@ def _pad(t, b: int, xshape: tuple, nd: int):
 def _sum_vjp(g, ans, x, axis=None, keepdims=False):
     b = _lead(g, ans)
     if not keepdims:
-        g = reshape(g, shape(g)[:b] + _kept(x.shape, axis))
+        g = fit(g, shape(g)[:b] + _kept(x.shape, axis))
     return broadcast_to(g, shape(g)[:b] + x.shape)
 
 
+# The impls call numpy's ufunc reductions and array methods directly: np.sum, np.reshape and
+# np.transpose add layers of Python dispatch that cost more than the operation on small arrays.
 sum_ = Structural(
     "sum",
-    lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+    lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),
     vjps=(_sum_vjp,),
     jvp=lambda ts, ans, x, axis=None, keepdims=False: sum_(
         ts[0], axis=_axes(axis, x.ndim), keepdims=keepdims
@@ -349,12 +364,16 @@ def _extremum(name: str, fn):
         kept = _kept(x.shape, axis)
         ans_k = reshape(ans, kept)
         mask = _mask(x == ans_k, x)
-        return kept, mask / sum_(mask, axis=axis, keepdims=True)
+        # (a mask batched by vmap is a box: sum it with the primitive)
+        total = sum_(mask, axis=axis, keepdims=True) if type(mask) in _BOXES else None
+        if total is None:
+            total = np.add.reduce(mask, axis=axis, keepdims=True)
+        return kept, mask / total
 
     def vjp(g, ans, x, axis=None, keepdims=False):
         b = _lead(g, ans)
         kept, share = rule_parts(ans, x, axis)
-        return reshape(g, shape(g)[:b] + kept) * share
+        return fit(g, shape(g)[:b] + kept) * share
 
     def jvp(ts, ans, x, axis=None, keepdims=False):
         _, share = rule_parts(ans, x, axis)
@@ -369,14 +388,14 @@ def _extremum(name: str, fn):
     )
 
 
-max_ = _extremum("max", np.max)
-min_ = _extremum("min", np.min)
+max_ = _extremum("max", np.maximum.reduce)
+min_ = _extremum("min", np.minimum.reduce)
 
 reshape_p = Structural(
     "reshape",
-    lambda x, new_shape: np.reshape(x, new_shape),
-    vjps=(lambda g, ans, x, new_shape: reshape(g, shape(g)[: _lead(g, ans)] + x.shape),),
-    jvp=lambda ts, ans, x, new_shape: reshape(ts[0], shape(ts[0])[: _lead(ts[0], x)] + ans.shape),
+    lambda x, new_shape: np.asarray(x).reshape(new_shape),
+    vjps=(lambda g, ans, x, new_shape: fit(g, shape(g)[: _lead(g, ans)] + x.shape),),
+    jvp=lambda ts, ans, x, new_shape: fit(ts[0], shape(ts[0])[: _lead(ts[0], x)] + ans.shape),
     save_args=False,
 )
 
@@ -396,7 +415,7 @@ def _batched_perm(perm, b):
 
 transpose_p = Structural(
     "transpose",
-    lambda x, axes=None: np.transpose(x, axes),
+    lambda x, axes=None: np.asarray(x).transpose(axes),
     vjps=(
         lambda g, ans, x, axes=None: transpose(
             g, _batched_perm(tuple(np.argsort(_perm(axes, x.ndim))), _lead(g, ans))
@@ -523,8 +542,7 @@ def _out_full(xm, ym):
 
 def _mT(a):
     nd = ndim(a)
-    perm = tuple(range(nd - 2)) + (nd - 1, nd - 2)
-    return transpose(a, perm)
+    return transpose(a, (1, 0) if nd == 2 else tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
 def _matmul_vjp_x(g, ans, x, y):
@@ -533,9 +551,9 @@ def _matmul_vjp_x(g, ans, x, y):
         return matmul(g, _mT(y))
     xm, ym = _as_matrices(x.shape, y.shape)
     out = _out_full(xm, ym)
-    gm = reshape(g, shape(g)[:b] + out)
-    gx = matmul(gm, _mT(reshape(y, ym)))
-    return reshape(unbroadcast(gx, xm, b), shape(g)[:b] + x.shape)
+    gm = fit(g, shape(g)[:b] + out)
+    gx = matmul(gm, _mT(fit(y, ym)))
+    return fit(unbroadcast(gx, xm, b), shape(g)[:b] + x.shape)
 
 
 def _matmul_vjp_y(g, ans, x, y):
@@ -544,9 +562,9 @@ def _matmul_vjp_y(g, ans, x, y):
         return matmul(g, x)
     xm, ym = _as_matrices(x.shape, y.shape)
     out = _out_full(xm, ym)
-    gm = reshape(g, shape(g)[:b] + out)
-    gy = matmul(_mT(reshape(x, xm)), gm)
-    return reshape(unbroadcast(gy, ym, b), shape(g)[:b] + y.shape)
+    gm = fit(g, shape(g)[:b] + out)
+    gy = matmul(_mT(fit(x, xm)), gm)
+    return fit(unbroadcast(gy, ym, b), shape(g)[:b] + y.shape)
 
 
 def _matmul_jvp(ts, ans, x, y):
@@ -563,13 +581,13 @@ def _matmul_jvp(ts, ans, x, y):
         if b and ndim(other) == 2 and (first or ndim(this) == 1):
             # a batch of tangents against a matrix: fold the batch into rows, one matrix product
             c = matmul(reshape(t, (-1, shape(this)[-1])), other) if first else matmul(t, _mT(other))
-            c = reshape(c, shape(t)[:b] + shape(ans))
+            c = fit(c, shape(t)[:b] + shape(ans))
             out = c if out is None else out + c
             continue
-        tm = _pad(reshape(t, shape(t)[:b] + this_m), b, this_m, nd)
-        o = reshape(other, other_m)
+        tm = _pad(fit(t, shape(t)[:b] + this_m), b, this_m, nd)
+        o = fit(other, other_m)
         c = matmul(tm, o) if first else matmul(o, tm)
-        c = reshape(c, shape(c)[:b] + shape(ans))
+        c = fit(c, shape(c)[:b] + shape(ans))
         out = c if out is None else out + c
     return out
 
@@ -586,8 +604,11 @@ def _linear(x, w, b=None):
 
 def _linear_vjp_w(g, ans, x, w, b=None):
     bd = _lead(g, ans)
-    g2 = reshape(g, shape(g)[:bd] + (-1, shape(w)[0]))
-    return matmul(_mT(g2), reshape(x, (-1, shape(w)[1])))
+    if ndim(g) - bd != 2:  # fold the sample axes of g and x into one
+        g = reshape(g, shape(g)[:bd] + (-1, shape(w)[0]))
+    if ndim(x) != 2:
+        x = reshape(x, (-1, shape(w)[1]))
+    return matmul(_mT(g), x)
 
 
 def _linear_vjp_b(g, ans, x, w, b=None):
@@ -623,9 +644,10 @@ linear = Structural(
 
 
 def _softmax(x, axis=-1):
-    z = x - np.max(x, axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    np.exp(e, out=e)  # e is fresh: work in place
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
+    return e
 
 
 def _softmax_rule(v, ans, axis):
@@ -644,8 +666,9 @@ softmax = Structural(
 
 
 def _log_softmax(x, axis=-1):
-    z = x - np.max(x, axis=axis, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    z = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    z -= np.log(np.add.reduce(np.exp(z), axis=axis, keepdims=True))
+    return z
 
 
 log_softmax = Structural(
@@ -663,15 +686,15 @@ log_softmax = Structural(
 
 
 def _logsumexp(x, axis=None, keepdims=False):
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     with np.errstate(divide="ignore"):  # all inputs -inf: the result is -inf
-        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+        out = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _lse_weights(ans, x, axis):
-    ans_k = reshape(ans, _kept(shape(x), axis))
+    ans_k = fit(ans, _kept(shape(x), axis))
     finite = isfinite(ans_k)
     return exp(x - where(finite, ans_k, 0.0)), ans_k  # softmax weights; 0 where all inputs are -inf
 
@@ -681,7 +704,7 @@ logsumexp = Structural(
     _logsumexp,
     vjps=(
         lambda g, ans, x, axis=None, keepdims=False: (
-            reshape(g, shape(g)[: _lead(g, ans)] + _kept(x.shape, axis)) * _lse_weights(ans, x, axis)[0]
+            fit(g, shape(g)[: _lead(g, ans)] + _kept(x.shape, axis)) * _lse_weights(ans, x, axis)[0]
         ),
     ),
     jvp=lambda ts, ans, x, axis=None, keepdims=False: sum_(
@@ -691,52 +714,67 @@ logsumexp = Structural(
 )
 
 
-def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
-    """Rows of the identity: one_hot([2, 0], 3) -> [[0, 0, 1], [1, 0, 0]]."""
-    if getattr(labels, "_trace", None) is not None:  # labels batched by vmap: by comparison
-        _ = one_hot(raw(labels), num_classes)  # the checks, on every example
-        hot = equal(reshape(labels, shape(labels) + (1,)), np.arange(num_classes))
-        return cast(hot, dtype=np.dtype(dtype))
-    labels = np.asarray(raw(labels))
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"one_hot: labels must be in [0, {num_classes}), got values from {labels.min()} to "
-            f"{labels.max()}"
-        )
-    out = np.zeros(labels.shape + (num_classes,), dtype=dtype)
-    np.put_along_axis(out, labels[..., None], 1, axis=-1)
-    return out
+def _rows(labels, classes: int):
+    """Index of each sample's labelled entry in an array of shape labels.shape + (classes,), seen as
+    rows of `classes` (the fused kernels below read and write only those entries)."""
+    flat = labels if labels.ndim == 1 else labels.reshape(-1)
+    return np.arange(flat.size), flat
+
+
+def _as_rows(a, k: int):
+    return a if a.ndim == 2 else a.reshape(-1, k)
 
 
 def _cross_entropy(logits, labels, reduction="mean"):
-    z = logits - np.max(logits, axis=-1, keepdims=True)
-    lse = np.log(np.sum(np.exp(z), axis=-1))
-    nll = lse - np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
+    k = logits.shape[-1]
+    z = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
+    picked = _as_rows(z, k)[_rows(labels, k)]
+    if labels.ndim != 1:
+        picked = picked.reshape(labels.shape)
+    np.exp(z, out=z)  # z is fresh: exponentiate in place
+    nll = np.log(np.add.reduce(z, axis=-1))
+    nll -= picked
     if reduction == "none":
         return nll
-    return np.sum(nll) / nll.size if reduction == "mean" else np.sum(nll)
-
-
-def _ce_dlogits(logits, labels, reduction):
-    """d loss / d logits per sample: softmax(logits) - one_hot(labels), scaled for the mean."""
-    dt = np.result_type(raw(logits))
-    classes = shape(logits)[-1]
-    d = softmax(logits, axis=-1) - one_hot(labels, classes, dtype=dt)
-    if reduction == "mean":
-        d = d * (1.0 / max(1, math.prod(shape(logits)[:-1])))
-    return d
+    total = np.add.reduce(nll, axis=None)
+    return total / nll.size if reduction == "mean" else total
 
 
 def _ce_vjp(g, ans, logits, labels, reduction="mean"):
+    """g (softmax(logits) - one_hot(labels)), divided by the number of samples for the mean."""
     b = _lead(g, ans)
+    k = shape(logits)[-1]
     kept = shape(ans) + (1,) if reduction == "none" else (1,) * ndim(logits)
-    return reshape(g, shape(g)[:b] + kept) * _ce_dlogits(logits, labels, reduction)
+    if reduction == "mean":
+        g = g * (1.0 / math.prod(shape(logits)[:-1]))  # scale the (small) cotangent, not the gradient
+    p = softmax(logits, axis=-1)
+    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and type(labels) not in _BOXES:
+        # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
+        # in place, the same operations as below without the temporaries (the fused backward).
+        if not p.flags.c_contiguous:  # (rows of a strided p would be a copy, not a view)
+            p = np.ascontiguousarray(p)
+        _as_rows(p, k)[_rows(labels, k)] -= 1
+        p *= g if reduction != "none" else np.reshape(g, kept)
+        return p
+    return (p - _one_hot_like(labels, k, p)) * fit(g, shape(g)[:b] + kept)
+
+
+def _one_hot_like(labels, k: int, like):
+    dtype = np.result_type(raw(like))
+    if is_abstract(labels) or getattr(labels, "_trace", None) is not None:  # traced or batched
+        return cast(equal(reshape(labels, shape(labels) + (1,)), np.arange(k)), dtype=dtype)
+    out = np.zeros(labels.shape + (k,), dtype=dtype)
+    out.reshape(-1, k)[_rows(labels, k)] = 1
+    return out
 
 
 def _ce_jvp(ts, ans, logits, labels, reduction="mean"):
-    nll = sum_(_ce_dlogits(logits, labels, reduction) * ts[0], axis=-1)
+    k = shape(logits)[-1]
+    p = softmax(logits, axis=-1)
+    d = p - _one_hot_like(labels, k, p)
+    if reduction == "mean":
+        d = d * (1.0 / math.prod(shape(logits)[:-1]))
+    nll = sum_(d * ts[0], axis=-1)
     if reduction == "none":
         return nll
     return sum_(nll, axis=tuple(range(-ndim(logits) + 1, 0)))
@@ -761,6 +799,316 @@ cast = Structural(
     jvp=lambda ts, ans, x, dtype: cast(ts[0], dtype=dtype),
     save_args=False,
 )
+
+use_structural(sum_=sum_, reshape=reshape, broadcast_to=broadcast_to, where=where)
+
+# --- convolution: one matrix product over a strided view of the padded input ---------------------
+# x (N, C, *spatial), w (O, C // groups, *kernel) -> (N, O, *out): PyTorch's layout, 1 to 3 spatial axes.
+# `padding` holds (low, high) per spatial axis; a negative entry crops. Both VJPs are convolutions
+# themselves (the input's: of the stride-dilated cotangent with the flipped kernel; the kernel's: of the
+# input with the cotangent as kernel), so every order of derivative is a convolution.
+
+
+def _conv_out(size: int, k: int, stride: int, pad: tuple, dilation: int) -> int:
+    return (size + pad[0] + pad[1] - dilation * (k - 1) - 1) // stride + 1
+
+
+def _pad_crop(x, pads):
+    """x with its trailing len(pads) axes padded with zeros (positive entries) or cropped (negative)."""
+    lead = x.ndim - len(pads)
+    if any(lo < 0 or hi < 0 for lo, hi in pads):
+        crop = tuple(
+            slice(max(-lo, 0), x.shape[lead + i] - max(-hi, 0)) for i, (lo, hi) in enumerate(pads)
+        )
+        x = x[(slice(None),) * lead + crop]
+    if any(lo > 0 or hi > 0 for lo, hi in pads):
+        x = np.pad(x, [(0, 0)] * lead + [(max(lo, 0), max(hi, 0)) for lo, hi in pads])
+    return x
+
+
+def windows(x, kernel: tuple, stride: tuple, dilation: tuple):
+    """A read-only view of x (N, C, *spatial) as (N, C, *out, *kernel): the window each output reads."""
+    nd = len(kernel)
+    sp, st = x.shape[2:], x.strides[2:]
+    out = tuple((s - d * (k - 1) - 1) // m + 1 for s, k, m, d in zip(sp, kernel, stride, dilation))
+    return np.lib.stride_tricks.as_strided(
+        x,
+        x.shape[:2] + out + tuple(kernel),
+        x.strides[:2]
+        + tuple(s * m for s, m in zip(st, stride))
+        + tuple(s * d for s, d in zip(st, dilation)),
+        writeable=False,
+    )[(slice(None),) * (2 + 2 * nd)]
+
+
+def _conv(x, w, stride, padding, dilation, groups):
+    xp = _pad_crop(np.asarray(x), padding)
+    n, o, cg, kernel = xp.shape[0], w.shape[0], w.shape[1], w.shape[2:]
+    nd = len(kernel)
+    win = windows(xp, kernel, stride, dilation)  # (N, C, *out, *kernel), no copy
+    out = win.shape[2 : 2 + nd]
+    win = win.reshape((n, groups, cg) + win.shape[2:])
+    wm = w.reshape(groups, o // groups, -1)
+    k_axes, o_axes = tuple(range(3 + nd, 3 + 2 * nd)), tuple(range(3, 3 + nd))
+    # The reshapes below are the one copy: the im2col matrix. Copying is fastest with the longer of
+    # the output and kernel extents innermost (the kernel is the larger one in a weight gradient).
+    if math.prod(out) >= math.prod(kernel):
+        # per image and group: (O / G, Cg K) @ (Cg K, out), batched; the result is NCHW already
+        cols = win.transpose((0, 1, 2, *k_axes, *o_axes))  # (N, G, Cg, *kernel, *out)
+        cols = cols.reshape(n, groups, cg * math.prod(kernel), math.prod(out))
+        return np.matmul(wm, cols).reshape((n, o) + out)
+    cols = win.transpose((1, 0, *o_axes, 2, *k_axes))  # (G, N, *out, Cg, *kernel)
+    cols = cols.reshape(groups, n * math.prod(out), cg * math.prod(kernel))
+    y = np.matmul(cols, wm.transpose(0, 2, 1))  # (G, N * out, O / G)
+    y = y.reshape((groups, n) + out + (o // groups,))
+    y = y.transpose((1, 0, 2 + nd, *range(2, 2 + nd)))
+    return np.ascontiguousarray(y).reshape((n, o) + out)
+
+
+def _unpad(dx, padding, sizes):
+    """From the padded extent back to the input's: padding dropped, cropped parts restored as zeros."""
+    nd = len(padding)
+    ext = shape(dx)[-nd:]
+    if any(lo > 0 or hi > 0 for lo, hi in padding):
+        keep = tuple(slice(max(lo, 0), e - max(hi, 0)) for (lo, hi), e in zip(padding, ext))
+        dx = getitem(dx, index=(Ellipsis, *keep))
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+        at = tuple(slice(max(-lo, 0), s - max(-hi, 0)) for (lo, hi), s in zip(padding, sizes))
+        dx = scatter_add(dx, index=(Ellipsis, *at), new_shape=shape(dx)[:-nd] + tuple(sizes))
+    return dx
+
+
+def _conv_vjp_x(g, ans, x, w, stride, padding, dilation, groups):
+    # the transposed convolution: each output's cotangent times the kernel (one matrix product), added
+    # back into the window that output read (fold); its buffer is the size of the forward's im2col
+    b = _lead(g, ans)
+    o, cg, kernel = shape(w)[0], shape(w)[1], shape(w)[2:]
+    og, kk = o // groups, math.prod(kernel)
+    lead, out = shape(g)[:b], shape(ans)[2:]
+    n, m = math.prod(lead) * shape(ans)[0], math.prod(out)
+    # per image and group: (Cg K, Og) @ (Og, out), batched over N and groups (no copy of g)
+    wm = transpose(reshape(w, (groups, og, cg * kk)), (0, 2, 1))
+    cols = matmul(wm, reshape(g, (n, groups, og, m)))  # (N, groups, Cg K, out)
+    cols = reshape(cols, (n, groups * cg, kk) + out)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[2:], padding))
+    dx = fold(
+        cols,
+        kernel=tuple(kernel),
+        stride=tuple(stride),
+        dilation=tuple(dilation),
+        new_shape=(n, groups * cg) + padded,
+    )
+    return reshape(_unpad(dx, padding, shape(x)[2:]), lead + shape(x))
+
+
+def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups):
+    b = _lead(g, ans)
+    lead = shape(g)[:b]
+    nb = math.prod(lead)
+    nd = ndim(w) - 2
+    n, sp = shape(x)[0], shape(x)[2:]
+    o, cg, kernel = shape(w)[0], shape(w)[1], shape(w)[2:]
+    og, out = o // groups, shape(g)[b + 2 :]
+    # the input as a batch of Cg images with groups * N channels; the cotangent as groups * nb * Og
+    # kernels over N channels, dilated by the stride; the result's stride is the kernel's dilation
+    xs = reshape(
+        transpose(reshape(x, (n, groups, cg) + sp), (2, 1, 0, *range(3, 3 + nd))), (cg, groups * n) + sp
+    )
+    gk = reshape(g, (nb, n, groups, og) + out)
+    gk = transpose(gk, (2, 0, 3, 1, *range(4, 4 + nd)))
+    gk = reshape(gk, (groups * nb * og, n) + out)
+    pads = []
+    for size, k, m, (lo, hi), d in zip(sp, kernel, stride, padding, dilation):
+        rest = (size + lo + hi - d * (k - 1) - 1) % m  # trim the inputs no window reads
+        pads.append((lo, hi - rest))
+    dw = conv(xs, gk, stride=tuple(dilation), padding=tuple(pads), dilation=tuple(stride), groups=groups)
+    dw = reshape(dw, (cg, groups, nb, og) + kernel)  # (Cg, G, nb, Og, *kernel)
+    dw = transpose(dw, (2, 1, 3, 0, *range(4, 4 + nd)))
+    return reshape(dw, lead + shape(w))
+
+
+def _conv_jvp(ts, ans, x, w, stride, padding, dilation, groups):
+    tx, tw = ts
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    out = None
+    if tx is not None:
+        b = _lead(tx, x)
+        y = conv(reshape(tx, (-1,) + shape(x)[1:]), w, **kw)
+        out = reshape(y, shape(tx)[:b] + shape(ans))
+    if tw is not None:
+        b = _lead(tw, w)
+        lead = shape(tw)[:b]
+        nb = math.prod(lead)
+        nd = ndim(w) - 2
+        og = shape(w)[0] // groups
+        n, out_sp = shape(ans)[0], shape(ans)[2:]
+        # a batch of kernel tangents as extra output channels of each group
+        k = reshape(tw, (nb, groups, og) + shape(w)[1:])
+        k = reshape(transpose(k, (1, 0, *range(2, 4 + nd))), (groups * nb * og,) + shape(w)[1:])
+        y = reshape(conv(x, k, **kw), (n, groups, nb, og) + out_sp)
+        y = reshape(transpose(y, (2, 0, 1, 3, *range(4, 4 + nd))), lead + shape(ans))
+        out = y if out is None else out + y
+    return out
+
+
+conv = Structural("conv", _conv, vjps=(_conv_vjp_x, _conv_vjp_w), jvp=_conv_jvp)
+
+
+# --- max pooling: the maximum of each window, taken offset by offset over strided slices ----------
+# x (..., *spatial) with windows over the trailing len(kernel) axes; `padding` holds (low, high) per
+# axis and pads with -inf. Tied maxima share the gradient evenly, as in the `max` reduction.
+
+
+def _pool_slices(offset: tuple, kernel_out: tuple, stride: tuple, dilation: tuple) -> tuple:
+    """Per spatial axis, the strided slice of the padded input that kernel `offset` reads."""
+    return tuple(
+        slice(i * d, i * d + m * (o - 1) + 1, m)
+        for i, o, m, d in zip(offset, kernel_out, stride, dilation)
+    )
+
+
+def _pool_pad(x, padding, fill):
+    lead = x.ndim - len(padding)
+    if not any(lo or hi for lo, hi in padding):
+        return x
+    return np.pad(x, [(0, 0)] * lead + list(padding), constant_values=fill)
+
+
+def _max_pool(x, kernel, stride, padding, dilation):
+    xp = _pool_pad(np.asarray(x), padding, -np.inf)
+    nd = len(kernel)
+    out = tuple(
+        (s - d * (k - 1) - 1) // m + 1 for s, k, m, d in zip(xp.shape[-nd:], kernel, stride, dilation)
+    )
+    ans = None
+    for offset in itertools.product(*map(range, kernel)):
+        sl = xp[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        ans = sl.copy() if ans is None else np.maximum(ans, sl, out=ans)
+    return ans
+
+
+def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
+    """(..., K, *out): for each of the K kernel offsets, the share of each output's gradient that goes
+    to the element at that offset: 1 at the window's maximum, split evenly among ties. Constants (the
+    rules are linear in g and t)."""
+    nd = len(kernel)
+    if is_abstract(ans) or is_abstract(x) or _staging(ans) or _staging(x):
+        # traced to a program, or batched by vmap: the same, in primitives
+        return _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation)
+    a = np.asarray(raw(ans))
+    xp = _pool_pad(np.asarray(raw(x)), padding, -np.inf)
+    out = a.shape[-nd:]
+    w = np.empty(a.shape[:-nd] + (math.prod(kernel),) + out, dtype=a.dtype)
+    for n, offset in enumerate(itertools.product(*map(range, kernel))):
+        sl = xp[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        np.equal(sl, a, out=w[(Ellipsis, n) + (slice(None),) * nd], casting="unsafe")
+    if np.count_nonzero(w) > a.size:  # ties share evenly
+        w /= w.sum(axis=-nd - 1, keepdims=True)
+    return w
+
+
+def _staging(v) -> bool:
+    """True for a box that a staging trace (a vmap's batching trace, a program) must see."""
+    return type(staged(v)) in _BOXES
+
+
+def _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation):
+    nd = len(kernel)
+    out = shape(ans)[-nd:]
+    xp = x
+    if any(lo or hi for lo, hi in padding):
+        sizes = shape(x)[-nd:]
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(sizes, padding))
+        inner = tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, sizes))
+        fill = np.full(padded, -np.inf, dtype=np.result_type(raw(ans)))
+        fill[inner] = 0
+        xp = scatter_add(x, index=(Ellipsis, *inner), new_shape=shape(x)[:-nd] + padded) + fill
+    masks = []
+    for offset in itertools.product(*map(range, kernel)):
+        eq = getitem(xp, index=(Ellipsis, *_pool_slices(offset, out, stride, dilation))) == ans
+        masks.append(reshape(_mask(eq, ans), shape(ans)[:-nd] + (1,) + tuple(out)))
+    w = concatenate(*masks, axis=-nd - 1)
+    return w / sum_(w, axis=-nd - 1, keepdims=True)  # ties share evenly
+
+
+def _max_pool_vjp(g, ans, x, kernel, stride, padding, dilation):
+    b = _lead(g, ans)
+    nd = len(kernel)
+    out = shape(ans)[-nd:]
+    weights = _max_pool_weights(ans, x, kernel, stride, padding, dilation)
+    spread = reshape(g, shape(g)[:-nd] + (1,) + out) * weights  # (..., K, *out)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[-nd:], padding))
+    dx = fold(
+        spread,
+        kernel=tuple(kernel),
+        stride=tuple(stride),
+        dilation=tuple(dilation),
+        new_shape=shape(g)[:b] + shape(x)[:-nd] + padded,
+    )
+    return _unpad(dx, padding, shape(x)[-nd:])
+
+
+def _max_pool_jvp(ts, ans, x, kernel, stride, padding, dilation):
+    t = ts[0]
+    nd = len(kernel)
+    weights = _max_pool_weights(ans, x, kernel, stride, padding, dilation)
+    if any(lo or hi for lo, hi in padding):
+        inner = tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, shape(x)[-nd:]))
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[-nd:], padding))
+        t = scatter_add(t, index=(Ellipsis, *inner), new_shape=shape(t)[: ndim(t) - nd] + padded)
+    return sum_(_unfold(t, kernel, stride, dilation, shape(ans)[-nd:]) * weights, axis=-nd - 1)
+
+
+def _unfold(c, kernel, stride, dilation, out):
+    """(..., K, *out): the strided slice of c that each of the K kernel offsets reads (im2col, the
+    transpose of fold)."""
+    nd = len(kernel)
+    parts = []
+    for offset in itertools.product(*map(range, kernel)):
+        part = getitem(c, index=(Ellipsis, *_pool_slices(offset, out, stride, dilation)))
+        parts.append(reshape(part, shape(part)[:-nd] + (1,) + tuple(out)))
+    return parts[0] if len(parts) == 1 else concatenate(*parts, axis=-nd - 1)
+
+
+def _fold(cols, kernel, stride, dilation, new_shape):
+    nd = len(kernel)
+    out = cols.shape[-nd:]
+    tiles = tuple(stride) == tuple(kernel) and all(d == 1 for d in dilation)
+    covered = tiles and all(o * k == s for o, k, s in zip(out, kernel, new_shape[-nd:]))
+    y = (np.empty if covered else np.zeros)(new_shape, dtype=cols.dtype)
+    for n, offset in enumerate(itertools.product(*map(range, kernel))):
+        src = cols[(Ellipsis, n) + (slice(None),) * nd]
+        dst = y[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        if tiles:  # each element is in one window: copy, do not accumulate
+            dst[...] = src
+        else:
+            dst += src
+    return y
+
+
+max_pool = Structural("max_pool", _max_pool, vjps=(_max_pool_vjp,), jvp=_max_pool_jvp, save_ans=True)
+
+# fold (col2im): cols (..., K, *out) added into a zero array of `new_shape`, the values of kernel
+# offset k at the strided slice that offset reads (overlapping windows add up). The transposed
+# convolution and max pooling's VJP end in it; its transpose (unfold, im2col) gathers the slices.
+fold = Structural(
+    "fold",
+    _fold,
+    vjps=(
+        lambda c, ans, cols, kernel, stride, dilation, new_shape: _unfold(
+            c, kernel, stride, dilation, shape(cols)[-len(kernel) :]
+        ),
+    ),
+    jvp=lambda ts, ans, cols, kernel, stride, dilation, new_shape: fold(
+        ts[0],
+        kernel=kernel,
+        stride=stride,
+        dilation=dilation,
+        new_shape=shape(ts[0])[: _lead(ts[0], cols)] + tuple(new_shape),
+    ),
+    save_args=False,
+)
+
 
 __all__ = [name for name, v in globals().items() if isinstance(v, (Elementwise, Structural, NonDiff))]
 del BOX_TYPES

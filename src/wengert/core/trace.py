@@ -85,8 +85,27 @@ def raw(x):
     return x
 
 
+#: The eager tape (an `eager.EagerTrace`), registered by tensor.py: the first stop of `bind`.
+eager: Any = None
+
+
 def bind(prim, args: tuple, kwargs: dict):
-    """Apply `prim` to arguments of which at least one is a box: hand it to the innermost live trace."""
+    """Apply `prim` to arguments of which at least one is a box: hand it to the innermost live trace.
+
+    Fast path: while recording is on and no transform is open on this thread, the eager tape takes the
+    call first. It records it in one pass when it is the innermost trace among the arguments, and
+    calls `dispatch` when it meets a box of any other trace (a Dual, or a box that outlived its
+    transform).
+    """
+    state = STATE
+    if state.grad_enabled and not state.stack and eager is not None:
+        return eager.process(prim, args, kwargs)
+    return dispatch(prim, args, kwargs)
+
+
+def dispatch(prim, args: tuple, kwargs: dict):
+    """The general dispatch: find the innermost live trace among the arguments (highest level) and
+    let it process `prim`; constant boxes and a paused eager tape (no_grad) give a constant."""
     top = None
     level = -1
     for a in args:

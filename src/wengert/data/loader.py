@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ..ops import one_hot  # the one one_hot, re-exported for data pipelines
+
 __all__ = ["DataLoader", "one_hot"]
 
 
@@ -135,23 +137,3 @@ class DataLoader:
             f"DataLoader(n={len(self.x)}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
             f"seed={self.seed}, drop_last={self.drop_last}, shard={self.shard})"
         )
-
-
-def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
-    """Return the one-hot encoding of integer ``labels``: shape ``labels.shape + (num_classes,)``.
-
-    Raises ``ValueError`` when a label is outside ``0..num_classes-1``.
-    """
-    num_classes = _check_int("num_classes", num_classes, 1)
-    labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
-            labels = labels.astype(np.int64)
-        else:
-            raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        bad = labels[(labels < 0) | (labels >= num_classes)].flat[0]
-        raise ValueError(f"label {bad} out of range for num_classes={num_classes}")
-    out = np.zeros((*labels.shape, num_classes), dtype=dtype)
-    np.put_along_axis(out, labels[..., None].astype(np.intp), 1, axis=-1)
-    return out

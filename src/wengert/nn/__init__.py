@@ -6,6 +6,7 @@ also available here directly (`wengert.nn.mse_loss`).
 """
 
 from . import functional, init
+from .conv import CNN, AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .layers import (
     ACTIVATIONS,
     MLP,
@@ -27,4 +28,7 @@ from .losses import (
     nll_loss,
 )
 from .module import IncompatibleKeys, Module, Parameter, is_parameter
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .paper import PaperClassifier, paper_loss, softmax_cross_entropy
 from .scalar import Layer, Neuron
+from .stateless import functional_call, parameter_arrays

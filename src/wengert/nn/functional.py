@@ -9,6 +9,7 @@ import numpy as np
 from ..ops import linear, log_softmax, relu, sigmoid, softmax, softplus, tanh
 from ..tensor import Tensor
 from . import init as _init
+from .conv import adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -16,8 +17,16 @@ from .losses import (
     mse_loss,
     nll_loss,
 )
+from .norm import batch_norm, layer_norm
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv1d",
+    "conv2d",
+    "layer_norm",
+    "max_pool2d",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",

@@ -45,29 +45,6 @@ def _same_shape(a: Any, b: Any, who: str, names: tuple[str, str]) -> None:
         )
 
 
-def _labels(labels: Any, lead: tuple, classes: int, who: str) -> np.ndarray:
-    y = np.asarray(raw(labels))
-    if getattr(labels, "_trace", None) is not None:  # batched by vmap: check every example
-        if y.shape[len(y.shape) - len(lead) :] != lead:
-            raise ValueError(
-                f"{who}: input of shape {lead + (classes,)} needs labels of shape {lead}, "
-                f"got {np.shape(labels)}"
-            )
-        _labels(y.reshape(-1), (y.size,), classes, who)
-        return labels
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"{who}: labels must be integers (class indices), got dtype {y.dtype}")
-    if y.shape != lead:
-        raise ValueError(
-            f"{who}: input of shape {lead + (classes,)} needs labels of shape {lead}, got {y.shape}"
-        )
-    if y.size and (y.min() < 0 or y.max() >= classes):
-        raise ValueError(
-            f"{who}: labels must be in [0, {classes}), got values from {y.min()} to {y.max()}"
-        )
-    return y
-
-
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Squared error (input - target)**2, averaged (or summed) over all elements."""
     _same_shape(input, target, "mse_loss", ("input", "target"))
@@ -87,7 +64,7 @@ def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Tensor:
     shape = np.shape(log_probs)
     if len(shape) < 1:
         raise ValueError("nll_loss: log_probs needs a class axis (the last one)")
-    y = _labels(labels, shape[:-1], shape[-1], "nll_loss")
+    y = ops.check_labels(labels, shape[-1], "nll_loss", shape, name="input")
     picked = ops.sum(
         log_probs * ops.one_hot(y, shape[-1], dtype=np.result_type(raw(log_probs))), axis=-1
     )

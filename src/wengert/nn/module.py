@@ -56,6 +56,7 @@ class Module:
         # attribute access; these ordered name sets say which attributes they are.
         object.__setattr__(self, "_param_names", {})
         object.__setattr__(self, "_module_names", {})
+        object.__setattr__(self, "_buffer_names", {})  # name -> persistent (kept in state_dict)
         object.__setattr__(self, "training", True)
 
     # --- registration ----------------------------------------------------------------------------
@@ -69,15 +70,23 @@ class Module:
         modules = self.__dict__["_module_names"]
         registry.pop(name, None)
         modules.pop(name, None)
-        if isinstance(value, Module):
+        buffers = self.__dict__.get("_buffer_names", {})
+        if name in buffers and (value is None or (type(value) is Tensor and not is_parameter(value))):
+            pass  # a buffer given new values stays a buffer
+        elif isinstance(value, Module):
+            buffers.pop(name, None)
             modules[name] = None
         elif is_parameter(value):
+            buffers.pop(name, None)
             registry[name] = None
+        else:
+            buffers.pop(name, None)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         self._param_names.pop(name, None)
         self._module_names.pop(name, None)
+        self.__dict__.get("_buffer_names", {}).pop(name, None)
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, value: Tensor | None) -> None:
@@ -88,6 +97,17 @@ class Module:
                 f"(make one with Parameter(data)), got {type(value).__name__}"
             )
         setattr(self, name, value)
+
+    def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
+        """Register `value` (an array or tensor, kept as a tensor outside the graph) as buffer `name`:
+        state that is not trained, such as BatchNorm's running statistics. Persistent buffers are part
+        of `state_dict`."""
+        if value is not None:
+            value = tensor(value.numpy() if isinstance(value, Tensor) else np.asarray(value))
+        self.__dict__["_buffer_names"][name] = bool(persistent)
+        self._param_names.pop(name, None)
+        self._module_names.pop(name, None)
+        object.__setattr__(self, name, value)
 
     def add_module(self, name: str, module: Module) -> None:
         """Register `module` as sub-module `name`."""
@@ -136,6 +156,21 @@ class Module:
                 seen.add(id(p))
                 yield (f"{mname}.{pname}" if mname else pname), p
 
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, persistent_only: bool = False
+    ) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) for every buffer that is not None."""
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, mod in mods:
+            d = mod.__dict__
+            for bname, persistent in d.get("_buffer_names", {}).items():
+                if d[bname] is not None and (persistent or not persistent_only):
+                    yield (f"{mname}.{bname}" if mname else bname), d[bname]
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
     def parameters(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every parameter (each shared tensor once), in a fixed order."""
         for _, p in self.named_parameters(recurse=recurse):
@@ -163,8 +198,11 @@ class Module:
 
     # --- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """{dotted name: copy of the parameter's values as a numpy array}, ready for `wengert.save`."""
-        return {name: p.numpy().copy() for name, p in self.named_parameters()}
+        """{dotted name: copy of the values as a numpy array} of every parameter and persistent buffer,
+        ready for `wengert.save`."""
+        state = {name: p.numpy().copy() for name, p in self.named_parameters()}
+        state.update((name, b.numpy().copy()) for name, b in self.named_buffers(persistent_only=True))
+        return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy the values of `state_dict` into the parameters of the same names (in place).
@@ -175,6 +213,7 @@ class Module:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
         own = dict(self.named_parameters())
+        own.update(self.named_buffers(persistent_only=True))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []

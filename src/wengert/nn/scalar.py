@@ -11,13 +11,14 @@ from __future__ import annotations
 import itertools
 import math
 import operator
+import random
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..scalar import Node
 
-__all__ = ["ACTIVATIONS", "MLP", "SGD", "Layer", "Neuron", "mse_loss"]
+__all__ = ["ACTIVATIONS", "INITS", "MLP", "SGD", "Layer", "Neuron", "mse_loss"]
 
 #: Activation name -> function on a Node ("linear" is the identity).
 ACTIVATIONS: dict[str, Callable[[Node], Node]] = {
@@ -27,7 +28,8 @@ ACTIVATIONS: dict[str, Callable[[Node], Node]] = {
     "tanh": Node.tanh,
 }
 
-Seed = int | np.random.Generator | None
+Seed = int | np.random.Generator | random.Random | None
+INITS = ("uniform", "paper")
 
 
 def _activation(name: str) -> Callable[[Node], Node]:
@@ -44,35 +46,69 @@ def _positive_int(value: int, what: str) -> int:
     return int(value)
 
 
-class Neuron:
-    """One neuron: activation(w · x + b) over scalar nodes.
+def _python_rng(seed: Seed):
+    """A `random.Random` for the paper's initialisation; the `random` module itself for None, so that
+    `random.seed(...)` before building a network reproduces it, as in the paper's scripts."""
+    if seed is None or seed is random:
+        return random
+    if isinstance(seed, random.Random):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return random.Random(int(seed.integers(2**63)))
+    return random.Random(seed)
 
-    Weights start uniform in [-1/sqrt(input_dim), 1/sqrt(input_dim)] (the usual fan-in scaling, so
-    sigmoid and tanh do not start saturated), the bias at 0. `seed` is an int, a numpy `Generator`
-    (shared by the neurons of a layer) or None.
+
+class Neuron:
+    """One neuron: activation(weights · x + bias) over scalar nodes.
+
+    `init="uniform"` (the default) starts the weights uniform in [-1/sqrt(input_dim),
+    1/sqrt(input_dim)] (the usual fan-in scaling, so sigmoid and tanh do not start saturated) and the
+    bias at 0. `init="paper"` is the paper's: each weight `random.gauss(0, 1)`, the bias
+    `random.random()`. `seed` is an int, a shared numpy `Generator` or `random.Random`, or None (numpy's
+    or Python's global state).
     """
 
-    def __init__(self, input_dim: int, activation: str = "relu", seed: Seed = None) -> None:
+    def __init__(
+        self, input_dim: int, activation: str = "relu", seed: Seed = None, init: str = "uniform"
+    ) -> None:
         self.input_dim = _positive_int(input_dim, "Neuron: input_dim")
         self.activation = activation
         self._act = _activation(activation)
-        rng = np.random.default_rng(seed)
-        bound = 1.0 / math.sqrt(self.input_dim)
-        self.w = [
-            Node(float(v), name=f"w{i}") for i, v in enumerate(rng.uniform(-bound, bound, input_dim))
-        ]
-        self.b = Node(0.0, name="b")
+        if init == "paper":
+            rng = _python_rng(seed)
+            values = [rng.gauss(0.0, 1.0) for _ in range(self.input_dim)]
+            bias = rng.random()
+        elif init == "uniform":
+            if isinstance(seed, random.Random):
+                seed = seed.getrandbits(63)
+            bound = 1.0 / math.sqrt(self.input_dim)
+            values = np.random.default_rng(seed).uniform(-bound, bound, self.input_dim).tolist()
+            bias = 0.0
+        else:
+            raise ValueError(f"Neuron: init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
+        self.weights = [Node(v, name=f"w{i}") for i, v in enumerate(values)]
+        self.bias = Node(bias, name="b")
+
+    @property
+    def w(self) -> list[Node]:
+        """The weights (another name for `weights`)."""
+        return self.weights
+
+    @property
+    def b(self) -> Node:
+        """The bias (another name for `bias`)."""
+        return self.bias
 
     def __call__(self, x: Sequence[Node | float]) -> Node:
         """activation(sum_i w_i * x_i + b) for an input of `input_dim` nodes or numbers."""
         if len(x) != self.input_dim:
             raise ValueError(f"Neuron: expected an input of length {self.input_dim}, got {len(x)}")
         # b + w0*x0 + w1*x1 + ...: one mul and one add node per input, as in the paper
-        return self._act(sum(map(operator.mul, self.w, x), self.b))
+        return self._act(sum(map(operator.mul, self.weights, x), self.bias))
 
     def parameters(self) -> list[Node]:
         """The weights, then the bias."""
-        return [*self.w, self.b]
+        return [*self.weights, self.bias]
 
     def zero_grad(self) -> None:
         """Set the grad of every parameter to 0."""
@@ -83,17 +119,30 @@ class Neuron:
         return f"Neuron(input_dim={self.input_dim}, activation={self.activation!r})"
 
 
+def _numpy_rng(seed: Seed) -> np.random.Generator:
+    if isinstance(seed, random.Random):
+        seed = seed.getrandbits(63)
+    return np.random.default_rng(seed)
+
+
 class Layer:
     """`output_dim` neurons reading the same input; calling it returns their outputs as a list."""
 
     def __init__(
-        self, input_dim: int, output_dim: int, activation: str = "relu", seed: Seed = None
+        self,
+        input_dim: int,
+        output_dim: int,
+        activation: str = "relu",
+        seed: Seed = None,
+        init: str = "uniform",
     ) -> None:
         self.input_dim = _positive_int(input_dim, "Layer: input_dim")
         self.output_dim = _positive_int(output_dim, "Layer: output_dim")
         self.activation = activation
-        rng = np.random.default_rng(seed)
-        self.neurons = [Neuron(input_dim, activation, seed=rng) for _ in range(self.output_dim)]
+        rng = _python_rng(seed) if init == "paper" else _numpy_rng(seed)
+        self.neurons = [
+            Neuron(input_dim, activation, seed=rng, init=init) for _ in range(self.output_dim)
+        ]
 
     def __call__(self, x: Sequence[Node | float]) -> list[Node]:
         """The output of every neuron on input `x` (a list of `output_dim` nodes)."""
@@ -128,16 +177,19 @@ class MLP:
         activation: str = "relu",
         final_activation: str = "linear",
         seed: Seed = None,
+        init: str = "uniform",
     ) -> None:
         sizes = [_positive_int(s, "MLP: every size") for s in sizes]
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs an input and an output size, got {sizes!r}")
         _activation(activation)
         _activation(final_activation)
-        rng = np.random.default_rng(seed)
+        rng = _python_rng(seed) if init == "paper" else _numpy_rng(seed)
         self.sizes = sizes
         self.layers = [
-            Layer(n_in, n_out, activation if i < len(sizes) - 2 else final_activation, seed=rng)
+            Layer(
+                n_in, n_out, activation if i < len(sizes) - 2 else final_activation, seed=rng, init=init
+            )
             for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
         ]
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import ops, tree
 from .. import tensor as _tensor
-from .. import tree
 from ..core import primitives as P
 from ..core.primitive import Elementwise, NonDiff, Structural, ndim, shape
 from ..core.primitives import _axes, _batched_index, _batched_perm, _perm
@@ -318,7 +318,7 @@ def _gather(x, index):
     r = raw(idx)
     kind = r.dtype.kind if hasattr(r, "dtype") else np.result_type(r).kind
     if idx is None or len(dots) > 1 or kind not in "iu":
-        _tensor._check_not_batched(next(i for i in index if _tensor._is_batched(i)))  # raises
+        ops.check_not_batched(next(i for i in index if ops.is_batched(i)))  # raises
     k = picks[0]
     xs = tuple(x.shape)
     e = dots[0] if dots else len(index)
@@ -333,7 +333,7 @@ def _gather(x, index):
             f"(tensor of shape {xs})"
         )
     idx = P.where(P.less(idx, 0), idx + n, idx)
-    hot = P.one_hot(idx, n, dtype=x.dtype)  # (*idx.shape, n)
+    hot = ops.one_hot(idx, n, dtype=x.dtype)  # (*idx.shape, n)
     ks = tuple(idx.shape)
     rest = xs[:p] + xs[p + 1 :]
     xm = P.reshape(_moveaxis(x, p, 0) if p else x, new_shape=(n, math.prod(rest)))
@@ -529,6 +529,39 @@ def _cross_entropy_rule(size, vals, batched, reduction="mean"):
     return total if n == 1 else P.mul(total, np.asarray(1.0 / n, dtype=np.result_type(raw(total))))
 
 
+def _conv_rule(size, vals, batched, stride, padding, dilation, groups):
+    x, w = vals
+    bx, bw = batched
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    if not bw:  # the batch joins the images
+        xs = shape(x)
+        y = P.conv(P.reshape(x, new_shape=(-1,) + xs[2:]), w, groups=groups, **kw)
+        return P.reshape(y, new_shape=xs[:2] + shape(y)[1:])
+    # a kernel per example: the examples become groups of one convolution (images' channels
+    # batch-major, so each group of B * groups reads its example's channels with its kernels)
+    ws = shape(w)
+    if not bx:
+        x = _broadcast_batch(x, size)
+    xs = shape(x)  # (B, N, C, *spatial)
+    nd = len(xs) - 3
+    xg = P.reshape(_moveaxis(x, 0, 1), new_shape=(xs[1], size * xs[2]) + xs[3:])
+    y = P.conv(xg, P.reshape(w, new_shape=(size * ws[1],) + ws[2:]), groups=size * groups, **kw)
+    ys = shape(y)
+    y = P.reshape(y, new_shape=(ys[0], size, ws[1]) + ys[2:])
+    return P.transpose(y, axes=(1, 0) + tuple(range(2, 3 + nd)))
+
+
+def _leading_rule(prim, param: str | None = None):
+    """Primitives over trailing axes (max_pool, fold): the batch is one more leading axis."""
+
+    def rule(size, vals, batched, **kw):
+        if param is not None:
+            kw[param] = (size,) + tuple(kw[param])
+        return prim(vals[0], **kw)
+
+    return rule
+
+
 def _cast_rule(size, vals, batched, dtype):
     return P.cast(vals[0], dtype=dtype)
 
@@ -550,6 +583,9 @@ _STRUCTURAL = {
     "log_softmax": _normalise_rule(P.log_softmax),
     "cross_entropy": _cross_entropy_rule,
     "cast": _cast_rule,
+    "conv": _conv_rule,
+    "max_pool": _leading_rule(P.max_pool),
+    "fold": _leading_rule(P.fold, "new_shape"),
     "argmax": _arg_rule(P.argmax),
     "argmin": _arg_rule(P.argmin),
 }
@@ -563,9 +599,8 @@ def _register() -> None:
         rule = _STRUCTURAL.get(prim.name)
         if rule is None and isinstance(prim, (Elementwise, NonDiff)):
             rule = _elementwise_rule(prim)
-        if rule is None:
-            raise NotImplementedError(f"vmap: no batching rule for primitive '{prim.name}'")
-        prim.batch_rule = rule
+        if rule is not None:  # (one without a rule raises at its first use under vmap, naming it)
+            prim.batch_rule = rule
 
 
 _register()
