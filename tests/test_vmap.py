@@ -12,6 +12,7 @@ from test_properties import STRATEGIES
 import wengert as W
 from wengert.core import primitives as P
 from wengert.core.primitive import Elementwise, NonDiff, Structural
+from wengert.testing import check_grads
 
 EXAMPLES = 25
 SETTINGS = settings(
@@ -495,3 +496,15 @@ def test_guarded_rules_behind_where_under_vmap():
         np.testing.assert_array_equal(W.vmap(W.grad(f))(xs), want)
         np.testing.assert_array_equal(W.grad(lambda xs: W.sum(W.vmap(f)(xs)))(xs), want)
     np.testing.assert_array_equal(want, [[0.0, 0.25], [0.5, 0.0]])
+
+
+def test_cross_entropy_gradient_of_strided_logits():
+    # a batch axis moved to the front leaves the logits strided: the fused backward must not write
+    # into a copy of them (found by the vmap property tests; plain grad takes the same path)
+    labels = np.zeros((2, 3), dtype=np.int64)
+    z = np.random.default_rng(11).standard_normal((4, 3, 2))
+    f = lambda z: W.cross_entropy(W.transpose(z, (2, 1, 0)), labels)
+    check_grads(f, z, modes=("rev",), order=1)
+    loss = lambda e: W.cross_entropy(e, np.array([0, 2, 1, 1]))
+    got = W.vmap(W.grad(loss), in_axes=-1)(z)  # examples z[..., i] of shape (4, 3)
+    np.testing.assert_allclose(got, [W.grad(loss)(z[..., i]) for i in range(2)], rtol=1e-12)
