@@ -114,6 +114,7 @@ from .program import (
     source,
     trace_table,
 )
+from .program.batching import vmap
 from .scalar import Dual, Node, derivative
 from .seeding import manual_seed
 from .solvers import ConvergenceError, LeastSquaresResult, least_squares, minimize_newton, newton

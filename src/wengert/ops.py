@@ -35,7 +35,8 @@ silu = P.silu
 
 
 def _shape(x) -> tuple:
-    """The shape of an array, box or number (numpy's np.shape costs a Python-level dispatch)."""
+    """The shape of an array, box or number (inside vmap, the shape of one example); numpy's np.shape
+    costs a Python-level dispatch."""
     try:
         return x.shape
     except AttributeError:
@@ -56,6 +57,29 @@ def matmul(x, y):
     return P.matmul(x, y)
 
 
+def is_batched(x) -> bool:
+    """True for a box of a vmap's batching trace, or a box holding one."""
+    while type(x) in BOX_TYPES:
+        if getattr(x._trace, "batching", False):
+            return True
+        x = x._value
+    return False
+
+
+def has_batched(index) -> bool:
+    """True when an indexing key holds an index that varies over a vmap batch."""
+    return any(is_batched(i) for i in (index if type(index) is tuple else (index,)))
+
+
+def check_not_batched(i) -> None:
+    if is_batched(i):
+        raise NotImplementedError(
+            "this use of an index that varies over a vmap batch is not supported; index a tensor "
+            "with one integer array (x[i], x[:, i], x[..., i]), or select with wengert.one_hot or "
+            "wengert.where (wengert.cross_entropy for labels)"
+        )
+
+
 def index_key(index) -> tuple:
     """An indexing key as the getitem primitive takes it: a tuple, with tensors and lists as arrays."""
     if not isinstance(index, tuple):
@@ -63,6 +87,7 @@ def index_key(index) -> tuple:
     out = []
     for i in index:
         if type(i) in BOX_TYPES:
+            check_not_batched(i)
             i = np.asarray(raw(i))
         elif isinstance(i, list):
             i = np.asarray(i)
@@ -77,16 +102,18 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
     The one check of labels for one_hot, cross_entropy and nll_loss.
     """
     traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
+    batched = not traced and is_batched(labels)  # batched by vmap: checked on every example
     y = labels if traced else np.asarray(raw(labels))
     if y.dtype.kind not in "iu":
         if y.size:
             raise TypeError(f"{who}: labels must be integers, got dtype {y.dtype}")
         y = y.astype(np.intp)  # [] is float64 to numpy: an empty list of labels is fine
-    if shape is not None and y.shape != tuple(shape[:-1]):
+    yshape = tuple(labels.shape) if batched else y.shape  # (inside vmap: one example's)
+    if shape is not None and yshape != tuple(shape[:-1]):
         verb = "need" if name.endswith("s") else "needs"
         raise ValueError(
             f"{who}: {name} of shape {tuple(shape)} {verb} labels of shape {tuple(shape[:-1])}, "
-            f"got {y.shape}"
+            f"got {yshape}"
         )
     if y.size and not traced:
         lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
@@ -96,7 +123,7 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
                 f"{who}: labels must be in [0, {num_classes}), got values from {lo} to {hi} "
                 f"(label {bad} out of range for num_classes={num_classes})"
             )
-    return y
+    return labels if batched else y
 
 
 def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
@@ -109,7 +136,7 @@ def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     ):
         raise ValueError(f"one_hot: num_classes must be a positive integer, got {num_classes!r}")
     y = check_labels(labels, num_classes, "one_hot")
-    if is_abstract(y):  # traced to a program: compare with the class indices when it runs
+    if is_abstract(y) or is_batched(y):  # traced or batched: compare with the class indices
         hit = P.equal(P.reshape(y, tuple(y.shape) + (1,)), np.arange(num_classes))
         return P.cast(hit, dtype=np.dtype(dtype))
     out = np.zeros(y.shape + (num_classes,), dtype=dtype)
@@ -198,7 +225,7 @@ def argmin(x, axis=None, *, dim=None, keepdim=None):
 
 
 def _count(x, axis) -> int:
-    shp = np.shape(raw(x))
+    shp = _shape(x)
     if axis is None:
         return math.prod(shp)
     axes = (axis,) if isinstance(axis, int) else axis
@@ -289,7 +316,7 @@ def broadcast_to(x, shape):
 def squeeze(x, axis=None, *, dim=None):
     """Remove size-1 axes (all of them, or those in `axis`/`dim`)."""
     axis, _ = _dim(axis, False, dim, None, "squeeze")
-    shp = np.shape(raw(x))
+    shp = _shape(x)  # of one example when batched by vmap
     if axis is None:
         new = tuple(s for s in shp if s != 1)
     else:
@@ -310,7 +337,7 @@ def expand_dims(x, axis: int | None = None, *, dim: int | None = None):
     axis, _ = _dim(axis, False, dim, None, "expand_dims")
     if axis is None:
         raise TypeError("expand_dims: the axis (dim) where the new axis goes is required")
-    shp = list(np.shape(raw(x)))
+    shp = list(_shape(x))  # of one example when batched by vmap
     if not -(len(shp) + 1) <= axis <= len(shp):
         raise ValueError(f"expand_dims: axis {axis} is out of range for shape {tuple(shp)}")
     axis = axis % (len(shp) + 1)
@@ -367,7 +394,7 @@ def concatenate(xs: Sequence, axis: int = 0, *, dim: int | None = None):
     xs = list(xs)
     if not xs:
         raise ValueError("concatenate: needs at least one array")
-    shapes = [np.shape(raw(x)) for x in xs]
+    shapes = [_shape(x) for x in xs]
     nd = len(shapes[0])
     if nd == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
@@ -389,7 +416,7 @@ def stack(xs: Sequence, axis: int = 0, *, dim: int | None = None):
     xs = list(xs)
     if not xs:
         raise ValueError("stack: needs at least one array")
-    shapes = {np.shape(raw(x)) for x in xs}
+    shapes = {_shape(x) for x in xs}
     if len(shapes) != 1:
         raise ValueError(f"stack: all arrays need the same shape, got {sorted(shapes)}")
     return P.concatenate(*[expand_dims(x, axis) for x in xs], axis=axis)
@@ -427,7 +454,7 @@ def inner(x, y):
 
 
 def trace(x):
-    n = np.shape(raw(x))[0]
+    n = _shape(x)[0]
     return sum(x[np.arange(n), np.arange(n)])
 
 
@@ -438,9 +465,16 @@ def norm(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
 
 
 def take(x, indices, axis=None):
+    if is_batched(indices):  # indices that vary over a vmap batch: indexing a tensor handles them
+        from .tensor import as_tensor
+
+        x = as_tensor(x)
+        if axis is None:
+            return reshape(x, (-1,))[indices]
+        return x[(slice(None),) * (axis % len(_shape(x))) + (indices,)]
     if axis is None:
         return reshape(x, (-1,))[index_key(np.asarray(raw(indices)))]
-    idx = [slice(None)] * len(np.shape(raw(x)))
+    idx = [slice(None)] * len(_shape(x))
     idx[axis] = np.asarray(raw(indices))
     return x[tuple(idx)]
 

@@ -300,6 +300,8 @@ class Tensor(Arithmetic):
         return P.logical_or(self, other)
 
     def __getitem__(self, index):
+        if batched_getitem is not None and ops.has_batched(index):
+            return batched_getitem(self, index)
         return P.getitem(self, index=ops.index_key(index))
 
     def __setitem__(self, index, value) -> None:
@@ -690,6 +692,10 @@ def is_grad_enabled() -> bool:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+#: Indexing with an index that varies over a vmap batch (set by wengert.program.batching).
+batched_getitem: Any = None
 
 
 def _no_out(out, name: str) -> None:

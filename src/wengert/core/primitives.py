@@ -28,7 +28,7 @@ from .primitive import (
     unbroadcast,
     use_structural,
 )
-from .trace import BOX_TYPES, is_abstract, raw
+from .trace import BOX_TYPES, is_abstract, raw, staged
 
 _BOXES = BOX_TYPES  # for the rules' array-only branches (BOX_TYPES itself is not exported)
 
@@ -101,7 +101,7 @@ def _mask(cond, *likes):
     dt = np.result_type(*[raw(v) for v in likes]) if likes else np.float64
     if not np.issubdtype(dt, np.floating):
         dt = np.float64
-    if is_abstract(cond):  # traced to a program: the mask is computed when the program runs
+    if is_abstract(cond) or getattr(cond, "_trace", None) is not None:  # traced or batched
         return cast(cond, dtype=np.dtype(dt))
     return np.asarray(raw(cond), dtype=dt)
 
@@ -789,11 +789,13 @@ def _ce_vjp(g, ans, logits, labels, reduction="mean"):
     k = shape(logits)[-1]
     kept = shape(ans) + (1,) if reduction == "none" else (1,) * ndim(logits)
     if reduction == "mean":
-        g = g * (1.0 / (raw(logits).size // k))  # scale the (small) cotangent, not the gradient
+        g = g * (1.0 / math.prod(shape(logits)[:-1]))  # scale the (small) cotangent, not the gradient
     p = softmax(logits, axis=-1)
-    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and not is_abstract(labels):
+    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and type(labels) not in _BOXES:
         # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
         # in place, the same operations as below without the temporaries (the fused backward).
+        if not p.flags.c_contiguous:  # (rows of a strided p would be a copy, not a view)
+            p = np.ascontiguousarray(p)
         _as_rows(p, k)[_rows(labels, k)] -= 1
         p *= g if reduction != "none" else np.reshape(g, kept)
         return p
@@ -802,7 +804,7 @@ def _ce_vjp(g, ans, logits, labels, reduction="mean"):
 
 def _one_hot_like(labels, k: int, like):
     dtype = np.result_type(raw(like))
-    if is_abstract(labels):  # traced to a program: compare with the class indices when it runs
+    if is_abstract(labels) or getattr(labels, "_trace", None) is not None:  # traced or batched
         return cast(equal(reshape(labels, shape(labels) + (1,)), np.arange(k)), dtype=dtype)
     out = np.zeros(labels.shape + (k,), dtype=dtype)
     out.reshape(-1, k)[_rows(labels, k)] = 1
@@ -814,7 +816,7 @@ def _ce_jvp(ts, ans, logits, labels, reduction="mean"):
     p = softmax(logits, axis=-1)
     d = p - _one_hot_like(labels, k, p)
     if reduction == "mean":
-        d = d * (1.0 / (raw(logits).size // k))
+        d = d * (1.0 / math.prod(shape(logits)[:-1]))
     nll = sum_(d * ts[0], axis=-1)
     if reduction == "none":
         return nll
@@ -1081,7 +1083,8 @@ def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
     to the element at that offset: 1 at the window's maximum, split evenly among ties. Constants (the
     rules are linear in g and t)."""
     nd = len(kernel)
-    if is_abstract(ans) or is_abstract(x):  # traced to a program: the same, in primitives
+    if is_abstract(ans) or is_abstract(x) or _staging(ans) or _staging(x):
+        # traced to a program, or batched by vmap: the same, in primitives
         return _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation)
     a = np.asarray(raw(ans))
     xp = _pool_pad(np.asarray(raw(x)), padding, -np.inf)
@@ -1093,6 +1096,11 @@ def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
     if np.count_nonzero(w) > a.size:  # ties share evenly
         w /= w.sum(axis=-nd - 1, keepdims=True)
     return w
+
+
+def _staging(v) -> bool:
+    """True for a box that a staging trace (a vmap's batching trace, a program) must see."""
+    return type(staged(v)) in _BOXES
 
 
 def _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation):

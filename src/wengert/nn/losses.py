@@ -46,7 +46,7 @@ def _reduce(loss: Any, reduction: str, who: str) -> Tensor:
 
 
 def _same_shape(a: Any, b: Any, who: str, names: tuple[str, str]) -> None:
-    sa, sb = np.shape(raw(a)), np.shape(raw(b))
+    sa, sb = np.shape(a), np.shape(b)  # a box's own shape (one example inside vmap)
     if sa != sb:
         raise ValueError(
             f"{who}: {names[0]} of shape {sa} and {names[1]} of shape {sb} must have the same shape"
@@ -75,7 +75,7 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
 def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood -log_probs[..., label] of log-probabilities (..., classes) (for instance
     from `log_softmax`) against integer labels (...)."""
-    shape = np.shape(raw(log_probs))
+    shape = np.shape(log_probs)
     if len(shape) < 1:
         raise ValueError("nll_loss: log_probs needs a class axis (the last one)")
     y = ops.check_labels(labels, shape[-1], "nll_loss", shape, name="input")
