@@ -36,7 +36,7 @@ def conjugate_gaussian(seed: int = 0) -> None:
     precision = 1 / tau**2 + n / s**2
     exact_mean, exact_std = x.sum() / s**2 / precision, precision**-0.5
     start = time.perf_counter()
-    res = advi(log_joint, dim=1, num_samples=10, steps=2000, lr=0.05, seed=seed)
+    res = advi(log_joint, dim=1, num_samples=10, steps=2000, lr=0.05, seed=seed, batched=True)
     elapsed = time.perf_counter() - start
     print("1. Conjugate Gaussian model: theta ~ N(0, 2^2), 50 observations x_i ~ N(theta, 1)")
     print(f"   exact posterior: mean {exact_mean:.4f}, std {exact_std:.4f}")
@@ -67,7 +67,7 @@ def logistic_regression(seed: int = 0) -> None:
         return log_lik - 0.5 * w.sum(z * z, axis=-1)
 
     start = time.perf_counter()
-    q = advi(log_joint, dim, num_samples=10, steps=3000, lr=0.05, seed=seed)
+    q = advi(log_joint, dim, num_samples=10, steps=3000, lr=0.05, seed=seed, batched=True)
     t_advi = time.perf_counter() - start
     start = time.perf_counter()
     ref = hmc(log_joint, np.zeros(dim), num_samples=1000, step_size=0.05, num_leapfrog=20, seed=seed)

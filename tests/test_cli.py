@@ -114,7 +114,7 @@ def trained(tmp_path_factory):
 
 
 def test_train_writes_model_and_history(trained, capsys):
-    model_path = trained / "model.wgt"
+    model_path = trained / "model.safetensors"
     meta = W.io.load_metadata(model_path)
     assert meta["sizes"] == [784, 16, 10] and meta["activation"] == "sigmoid"
     assert meta["dataset"] == "mnist-bundled" and meta["training"]["limit"] == 500
@@ -126,16 +126,44 @@ def test_train_writes_model_and_history(trained, capsys):
 
 
 def test_predict_reports_the_same_accuracy(trained, capsys):
-    meta = W.io.load_metadata(trained / "model.wgt")
-    assert main(["predict", str(trained / "model.wgt"), "--limit", "500"]) == 0
+    meta = W.io.load_metadata(trained / "model.safetensors")
+    assert main(["predict", str(trained / "model.safetensors"), "--limit", "500"]) == 0
     out = capsys.readouterr().out
     assert f"accuracy on the mnist-bundled test split: {meta['test_accuracy']:.2%}" in out
     assert "true\\pred" in out and "recall" in out
     assert (
-        main(["predict", str(trained / "model.wgt"), "--split", "train", "--quiet", "--limit", "100"])
+        main(
+            [
+                "predict",
+                str(trained / "model.safetensors"),
+                "--split",
+                "train",
+                "--quiet",
+                "--limit",
+                "100",
+            ]
+        )
         == 0
     )
     assert capsys.readouterr().out.startswith("accuracy on the mnist-bundled train split")
+
+
+def test_model_file_is_safetensors_and_predict_reads_both_formats(trained, tmp_path, capsys):
+    st = trained / "model.safetensors"
+    raw = st.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])  # any safetensors reader sees the run's settings
+    assert header["__metadata__"]["activation"] == "sigmoid"
+    assert json.loads(header["__metadata__"]["training"])["limit"] == 500
+    meta = W.io.load_metadata(st)
+    old = tmp_path / "model.wgt"  # the format of earlier versions
+    W.save(W.load(st), old, metadata=meta)
+    assert main(["predict", str(old), "--limit", "300", "--quiet"]) == 0
+    from_old = capsys.readouterr().out
+    assert main(["predict", str(st), "--limit", "300", "--quiet"]) == 0
+    assert capsys.readouterr().out == from_old
+    st_numpy = pytest.importorskip("safetensors.numpy")
+    assert set(st_numpy.load_file(st)) == {"0.weight", "0.bias", "2.weight", "2.bias"}
 
 
 def test_train_output_and_plot(tmp_path, capsys):
@@ -146,7 +174,7 @@ def test_train_output_and_plot(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "MLP 784-8-10 (relu) on mnist-bundled: 200 training, 200 test images; adam lr 0.001" in out
     assert "epoch 1/1  loss" in out and "test accuracy:" in out and "confusion matrix" in out
-    meta = W.io.load_metadata(tmp_path / "model.wgt")
+    meta = W.io.load_metadata(tmp_path / "model.safetensors")
     assert (meta["input_mean"], meta["input_std"]) == (0.0, 1.0)
     png = tmp_path / "training_curve.png"
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -39,7 +39,7 @@ def test_train_cnn_then_predict_reads_it_back(tmp_path, capsys):
     assert meta["model"] == "cnn"
     assert meta["architecture"] == {"channels": [4, 8], "image_size": 28, "num_classes": 10}
     assert meta["training"]["optimizer"] == "adam" and meta["training"]["batch_size"] == 64
-    assert main(["predict", str(out / "model.wgt"), "--limit", "200", "--quiet"]) == 0
+    assert main(["predict", str(out / "model.safetensors"), "--limit", "200", "--quiet"]) == 0
     acc = f"{meta['test_accuracy']:.2%}"
     assert acc in trained and acc in capsys.readouterr().out  # the same model, the same accuracy
 

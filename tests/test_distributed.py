@@ -331,10 +331,13 @@ def test_cli_distributed_matches_one_process(tmp_path, capsys):
     assert main(["train", *quick, "--out", str(tmp_path / "single")]) == 0
     single = capsys.readouterr().out
     assert proc.stdout.splitlines()[0] == single.splitlines()[0]  # the same accuracy line
-    got, want = io.load(tmp_path / "dist" / "model.wgt"), io.load(tmp_path / "single" / "model.wgt")
+    got, want = (
+        io.load(tmp_path / "dist" / "model.safetensors"),
+        io.load(tmp_path / "single" / "model.safetensors"),
+    )
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
-    meta = io.load_metadata(tmp_path / "dist" / "model.wgt")
+    meta = io.load_metadata(tmp_path / "dist" / "model.safetensors")
     assert meta["training"]["world_size"] == 2
     assert meta["training"]["batch_size"] == DEFAULTS["batch_size"]  # the global batch
 

@@ -30,12 +30,7 @@ def _close(got, want, dtype):
 # --- jit equals eager on every primitive of the table ----------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name", NAMES)
-@SETTINGS
-@given(data=st.data())
-def test_jit_equals_eager_on_every_primitive(name, dtype, data):
-    case = data.draw(STRATEGIES[name], label="case")
+def _check_jit_case(case, dtype):
     args = tuple(np.asarray(a, dtype=dtype) for a in case.args)
     _close(W.jit(case.fn)(*args), case.fn(*args), dtype)
     # the derivative program too: one reverse sweep with a random cotangent
@@ -47,6 +42,23 @@ def test_jit_equals_eager_on_every_primitive(name, dtype, data):
 
     for got, want in zip(W.jit(pullback)(*args), pullback(*args)):
         _close(got, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(data=st.data())
+def test_jit_equals_eager_on_every_primitive(name, dtype, data):
+    _check_jit_case(data.draw(STRATEGIES[name], label="case"), dtype)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", NAMES)
+@settings(SETTINGS, max_examples=150)
+@given(data=st.data())
+def test_jit_equals_eager_on_every_primitive_many_examples(name, dtype, data):
+    _check_jit_case(data.draw(STRATEGIES[name], label="case"), dtype)
 
 
 # --- composition with the transforms ------------------------------------------------------------------

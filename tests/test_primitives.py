@@ -41,6 +41,10 @@ UNARY = {
     "softplus": (W.softplus, {}),
     "erf": (W.erf, {}),
     "relu": (W.relu, {"away_from": 0.0}),
+    "gelu": (W.gelu, {}),
+    "silu": (W.silu, {}),
+    "leaky_relu": (lambda x: W.leaky_relu(x, 0.1), {"away_from": 0.0}),
+    "copy": (W.clone, {}),
     "abs": (W.abs, {"away_from": 0.0}),
 }
 SHAPES = [(), (3,), (2, 3)]
@@ -61,6 +65,7 @@ BINARY = {
     "pow": (W.power, {"lo": 0.5, "hi": 2.0}, {}),
     "maximum": (W.maximum, {}, {}),
     "minimum": (W.minimum, {}, {}),
+    "leaky_relu": (W.leaky_relu, {"away_from": 0.0}, {}),
 }
 PAIRS = [((), ()), ((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3)), ((4, 1, 3), (2, 1))]
 

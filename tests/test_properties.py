@@ -135,6 +135,9 @@ UNARY = {  # name: (wengert function, numpy reference, elements of the domain cl
     "sigmoid": (W.sigmoid, lambda x: 1 / (1 + np.exp(-x)), inside(-5.0, 5.0)),
     "softplus": (W.softplus, lambda x: np.log1p(np.exp(x)), inside(-5.0, 5.0)),
     "relu": (W.relu, lambda x: np.maximum(x, 0), AWAY_FROM_ZERO),
+    "gelu": (W.gelu, lambda x: 0.5 * x * (1 + _erf_ref(x / np.sqrt(2.0))), None),
+    "silu": (W.silu, lambda x: x / (1 + np.exp(-x)), inside(-6.0, 6.0)),
+    "copy": (W.clone, lambda x: np.array(x, copy=True), None),
     "abs": (W.abs, np.abs, AWAY_FROM_ZERO),
 }
 
@@ -153,6 +156,7 @@ BINARY = {  # name: (wengert function, numpy reference, elements of x, elements 
     "mul": (W.mul, np.multiply, None, None),
     "div": (W.div, np.divide, None, st.one_of(inside(0.5, 2.0), inside(-2.0, -0.5))),
     "pow": (W.power, np.power, inside(0.5, 2.0), NONZERO),
+    "leaky_relu": (W.leaky_relu, lambda x, a: np.where(x > 0, x, a * x), AWAY_FROM_ZERO, None),
 }
 
 
@@ -541,7 +545,7 @@ def fold_cases(draw) -> Case:
 #: One strategy of cases per differentiable primitive of the table.
 STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     **{name: unary(name) for name in UNARY},
-    **{name: binary(name) for name in ("add", "sub", "mul", "div")},
+    **{name: binary(name) for name in ("add", "sub", "mul", "div", "leaky_relu")},
     "pow": power_cases(),
     "maximum": extremum("maximum"),
     "minimum": extremum("minimum"),

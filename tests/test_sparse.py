@@ -442,3 +442,29 @@ def test_sparse_hessian_at_a_million_variables():
     v = rng.standard_normal(10**6)
     np.testing.assert_allclose(h @ v, W.hvp(ex.chained_rosenbrock, x, v), rtol=1e-10, atol=1e-8)
     assert H.colors == 3 and h.nnz == 3 * 10**6 - 2
+
+
+def test_convolution_pooling_and_fold_patterns():
+    from wengert.nn import conv as C
+
+    w = rng.standard_normal((4, 2, 3, 3))
+    w[:, :, 0, 0] = 0.0  # a constant kernel's zeros are respected
+
+    def conv(v):
+        return W.reshape(C.conv2d(W.reshape(v, (2, 2, 5, 5)), w, padding=1), (-1,))
+
+    def conv_grad(v):  # the input gradient ends in `fold` (col2im)
+        g = W.grad(lambda x: W.sum(C.conv2d(x, w, padding=1, stride=2) ** 2))
+        return W.reshape(g(W.reshape(v, (2, 2, 5, 5))), (-1,))
+
+    for f in (conv, conv_grad):
+        P = dense(W.jacobian_sparsity(f)(np.ones(100)))
+        J = W.jacfwd(f)(rng.standard_normal(100)) != 0
+        assert np.array_equal(P, J)
+    pool = lambda v: W.reshape(C.max_pool2d(W.reshape(v, (1, 2, 6, 6)), 2), (-1,))
+    P = dense(W.jacobian_sparsity(pool)(np.ones(72)))
+    assert (P.sum(axis=1) == 4).all() and (P.sum(axis=0) == 1).all()  # each output on its window
+    assert not np.any((W.jacfwd(pool)(rng.standard_normal(72)) != 0) & ~P)
+    f = lambda v: W.sum(C.conv2d(W.reshape(v, (1, 2, 5, 5)), w, padding=1) ** 2)
+    H = dense(W.hessian_sparsity(f)(np.ones(50)))
+    assert np.array_equal(H, W.hessian(f)(rng.standard_normal(50)) != 0)

@@ -10,7 +10,7 @@ Two faces on one core:
 Every derivative comes from one table of primitives (`wengert.core.primitives`).
 """
 
-from . import distributed, nn, optim, solvers, vi
+from . import distributed, nn, optim, solvers, uncertainty, vi
 from .core.anomaly import AnomalyError, detect_anomaly
 from .core.graph import FreedGraphError
 from .core.primitive import DomainError
@@ -25,8 +25,10 @@ from .ops import (
     argmin,
     astype,
     broadcast_to,
+    cat,
     ceil,
     clip,
+    clone,
     concatenate,
     cos,
     cosh,
@@ -41,11 +43,13 @@ from .ops import (
     expm1,
     flatten,
     floor,
+    gelu,
     greater,
     greater_equal,
     inner,
     isfinite,
     isnan,
+    leaky_relu,
     less,
     less_equal,
     linear,
@@ -70,6 +74,7 @@ from .ops import (
     not_equal,
     one_hot,
     outer,
+    permute,
     pow,
     power,
     relu,
@@ -77,6 +82,7 @@ from .ops import (
     round,
     sigmoid,
     sign,
+    silu,
     sin,
     sinh,
     softmax,
@@ -89,11 +95,13 @@ from .ops import (
     sub,
     subtract,
     sum,
+    swapaxes,
     take,
     tan,
     tanh,
     trace,
     transpose,
+    unsqueeze,
     var,
     where,
 )
@@ -106,8 +114,10 @@ from .program import (
     source,
     trace_table,
 )
+from .program.batching import vmap
 from .scalar import Dual, Node, derivative
-from .solvers import ConvergenceError, minimize_newton, newton
+from .seeding import manual_seed
+from .solvers import ConvergenceError, LeastSquaresResult, least_squares, minimize_newton, newton
 from .sparse import (
     elimination_jacobian,
     hessian_sparsity,
@@ -116,7 +126,7 @@ from .sparse import (
     sparse_hessian,
     sparse_jacobian,
 )
-from .taylor import taylor
+from .taylor import TaylorPolynomial, taylor, taylor_expand
 from .tensor import (
     Tensor,
     arange,
@@ -126,6 +136,7 @@ from .tensor import (
     eye,
     float32,
     float64,
+    from_numpy,
     full,
     int32,
     int64,
@@ -153,6 +164,7 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
+from .uncertainty import Uncertain, correlated, uncertain
 from .vi import advi, hmc
 from .viz import draw_graph
 

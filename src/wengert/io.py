@@ -15,6 +15,9 @@ A zip archive (members stored uncompressed) holding:
   including inf and nan), and ``{"t": "array" | "scalar", "file": ..., "dtype": ...,
   "shape": [...], "sha256": ...}`` (``scalar`` marks a numpy scalar such as ``np.float32(1)``).
 
+A path ending in ``.safetensors`` is written in the safetensors format instead (a flat dict of arrays,
+see :mod:`wengert.safetensors_format`); :func:`load` recognises either format by the file's content.
+
 Every member carries the zip CRC-32 and each array's ``.npy`` bytes carry a SHA-256 in the
 header, so truncation and bit flips are detected. Arrays are read with ``allow_pickle=False``
 and only numeric and bool dtypes are accepted: loading a file never runs code. Every problem
@@ -36,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import numpy.lib.format as npformat
+
+from . import safetensors_format
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "FormatError", "load", "load_metadata", "save"]
 
@@ -172,7 +177,13 @@ def save(obj: dict[str, Any], path: str | os.PathLike[str], metadata: dict | Non
     The file is written to a temporary file in the same directory, flushed and fsynced, then
     renamed over ``path``: a failed save leaves any previous file untouched and no debris.
     Unsupported values raise ``TypeError`` before anything is written.
+
+    A path ending in ``.safetensors`` gets the safetensors format (PyTorch's, JAX's and Hugging Face's
+    format for weights): ``obj`` must then be a flat dict of str -> array or tensor, and metadata values
+    are stored as strings (non-strings as their JSON text).
     """
+    if os.fspath(path).endswith(safetensors_format.SUFFIX):
+        return safetensors_format.save_file(obj, path, metadata)
     if not isinstance(obj, dict):
         raise TypeError(f"save: expected a dict (state dict), got {type(obj).__name__}")
     encoder = _Encoder()
@@ -417,9 +428,25 @@ def _open_checked(path: str, fh: Any) -> tuple[zipfile.ZipFile, int]:
         raise FormatError(f"{path}: truncated or corrupt archive ({exc})") from None
 
 
+def _is_safetensors(path: str) -> bool:
+    with open(path, "rb") as fh:  # a missing file raises FileNotFoundError as usual
+        head = fh.read(16)
+    if head.startswith(b"PK\x03\x04"):
+        return False
+    return path.endswith(safetensors_format.SUFFIX) or safetensors_format.looks_like_safetensors(head)
+
+
 def _read(path: str | os.PathLike[str], want_tree: bool) -> Any:
     path = os.fspath(path)
-    with open(path, "rb") as fh:  # a missing file raises FileNotFoundError as usual
+    if _is_safetensors(path):
+        read = safetensors_format.load_file if want_tree else safetensors_format.load_metadata
+        try:
+            return read(path)
+        except (FormatError, OSError):
+            raise
+        except Exception as exc:  # anything else a hostile file could provoke is still a format error
+            raise FormatError(f"{path}: corrupt safetensors file ({type(exc).__name__}: {exc})") from exc
+    with open(path, "rb") as fh:
         try:
             zf, size = _open_checked(path, fh)
             with zf:
@@ -440,6 +467,9 @@ def _read(path: str | os.PathLike[str], want_tree: bool) -> Any:
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a state dict written by :func:`save` and return it with numpy arrays as leaves.
 
+    A safetensors file (written by wengert, PyTorch, JAX or Hugging Face tools) gives a flat dict of
+    numpy arrays; bfloat16 tensors come back as float32.
+
     Lists, tuples, Python scalars and numpy scalars come back as they were saved. Raises
     :class:`FormatError` (a ``ValueError``) naming ``path`` for any file that is not an intact
     wengert state file: truncated, corrupted, empty, or foreign (PNG, text, plain ``.npz``,
@@ -449,5 +479,6 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Return the ``metadata`` dict given to :func:`save`, reading only the file's header."""
+    """Return the ``metadata`` dict given to :func:`save`, reading only the file's header (for a
+    safetensors file, its ``__metadata__`` strings)."""
     return _read(path, want_tree=False)

@@ -6,8 +6,10 @@ Every function here accepts wengert Tensors, numpy arrays and Python numbers. Co
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,10 +31,12 @@ greater, greater_equal, less, less_equal = P.greater, P.greater_equal, P.less, P
 equal, not_equal, isfinite, isnan = P.equal, P.not_equal, P.isfinite, P.isnan
 logical_not, logical_and, logical_or = P.logical_not, P.logical_and, P.logical_or
 stop_gradient = P.stop_gradient
+silu = P.silu
 
 
 def _shape(x) -> tuple:
-    """The shape of an array, box or number (numpy's np.shape costs a Python-level dispatch)."""
+    """The shape of an array, box or number (inside vmap, the shape of one example); numpy's np.shape
+    costs a Python-level dispatch."""
     try:
         return x.shape
     except AttributeError:
@@ -53,6 +57,29 @@ def matmul(x, y):
     return P.matmul(x, y)
 
 
+def is_batched(x) -> bool:
+    """True for a box of a vmap's batching trace, or a box holding one."""
+    while type(x) in BOX_TYPES:
+        if getattr(x._trace, "batching", False):
+            return True
+        x = x._value
+    return False
+
+
+def has_batched(index) -> bool:
+    """True when an indexing key holds an index that varies over a vmap batch."""
+    return any(is_batched(i) for i in (index if type(index) is tuple else (index,)))
+
+
+def check_not_batched(i) -> None:
+    if is_batched(i):
+        raise NotImplementedError(
+            "this use of an index that varies over a vmap batch is not supported; index a tensor "
+            "with one integer array (x[i], x[:, i], x[..., i]), or select with wengert.one_hot or "
+            "wengert.where (wengert.cross_entropy for labels)"
+        )
+
+
 def index_key(index) -> tuple:
     """An indexing key as the getitem primitive takes it: a tuple, with tensors and lists as arrays."""
     if not isinstance(index, tuple):
@@ -60,6 +87,7 @@ def index_key(index) -> tuple:
     out = []
     for i in index:
         if type(i) in BOX_TYPES:
+            check_not_batched(i)
             i = np.asarray(raw(i))
         elif isinstance(i, list):
             i = np.asarray(i)
@@ -74,16 +102,18 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
     The one check of labels for one_hot, cross_entropy and nll_loss.
     """
     traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
+    batched = not traced and is_batched(labels)  # batched by vmap: checked on every example
     y = labels if traced else np.asarray(raw(labels))
     if y.dtype.kind not in "iu":
         if y.size:
             raise TypeError(f"{who}: labels must be integers, got dtype {y.dtype}")
         y = y.astype(np.intp)  # [] is float64 to numpy: an empty list of labels is fine
-    if shape is not None and y.shape != tuple(shape[:-1]):
+    yshape = tuple(labels.shape) if batched else y.shape  # (inside vmap: one example's)
+    if shape is not None and yshape != tuple(shape[:-1]):
         verb = "need" if name.endswith("s") else "needs"
         raise ValueError(
             f"{who}: {name} of shape {tuple(shape)} {verb} labels of shape {tuple(shape[:-1])}, "
-            f"got {y.shape}"
+            f"got {yshape}"
         )
     if y.size and not traced:
         lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
@@ -93,7 +123,7 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
                 f"{who}: labels must be in [0, {num_classes}), got values from {lo} to {hi} "
                 f"(label {bad} out of range for num_classes={num_classes})"
             )
-    return y
+    return labels if batched else y
 
 
 def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
@@ -106,7 +136,7 @@ def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     ):
         raise ValueError(f"one_hot: num_classes must be a positive integer, got {num_classes!r}")
     y = check_labels(labels, num_classes, "one_hot")
-    if is_abstract(y):  # traced to a program: compare with the class indices when it runs
+    if is_abstract(y) or is_batched(y):  # traced or batched: compare with the class indices
         hit = P.equal(P.reshape(y, tuple(y.shape) + (1,)), np.arange(num_classes))
         return P.cast(hit, dtype=np.dtype(dtype))
     out = np.zeros(y.shape + (num_classes,), dtype=dtype)
@@ -114,56 +144,146 @@ def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     return out
 
 
+def gelu(x, approximate: str = "none"):
+    """x Phi(x) with Phi the standard normal CDF (exact, through erf); approximate="tanh" gives
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch's option of that name."""
+    if approximate == "none":
+        return P.gelu(x)
+    if approximate != "tanh":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1.0 + P.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+def leaky_relu(x, negative_slope: float = 0.01):
+    """x where x > 0, negative_slope * x elsewhere (the slope may be an array: PReLU)."""
+    return P.leaky_relu(x, negative_slope)
+
+
 def clip(x, min=None, max=None):
     """x limited to [min, max]; the gradient passes where min <= x <= max."""
     return P.clip(x, min, max)
 
 
-def sum(x, axis=None, keepdims: bool = False):
-    """Sum over `axis` (all axes when None)."""
+def _dim(axis, keepdims, dim, keepdim, name: str):
+    """Resolve PyTorch's `dim=`/`keepdim=` and numpy's `axis=`/`keepdims=` (either spelling works)."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: give axis= or dim=, not both")
+        axis = tuple(dim) if isinstance(dim, list) else dim
+    elif isinstance(axis, list):
+        axis = tuple(axis)
+    return axis, keepdims if keepdim is None else bool(keepdim)
+
+
+class MaxMin(NamedTuple):
+    """What `max`/`min` return when called with PyTorch's `dim=`: the values and their indices."""
+
+    values: Any
+    indices: Any
+
+
+def sum(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Sum over `axis` (all axes when None); `dim`/`keepdim` are accepted as PyTorch spells them."""
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "sum")
     return P.sum_(x, axis=axis, keepdims=keepdims)
 
 
-def max(x, axis=None, keepdims: bool = False):
-    """Largest element along `axis`; ties share the gradient evenly."""
-    return P.max_(x, axis=axis, keepdims=keepdims)
+def _extremum(prim, arg, x, axis, keepdims, dim, keepdim, name):
+    torch_style = dim is not None
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, name)
+    values = prim(x, axis=axis, keepdims=keepdims)
+    if not torch_style:
+        return values
+    indices = arg(x, axis=axis)
+    if keepdims:
+        indices = P.reshape(indices, np.shape(raw(values)))
+    return MaxMin(values, indices)
 
 
-def min(x, axis=None, keepdims: bool = False):
-    """Smallest element along `axis`; ties share the gradient evenly."""
-    return P.min_(x, axis=axis, keepdims=keepdims)
+def max(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Largest element along `axis`; ties share the gradient evenly. Called with PyTorch's `dim=`, it
+    returns PyTorch's (values, indices) pair instead of the values alone."""
+    return _extremum(P.max_, P.argmax, x, axis, keepdims, dim, keepdim, "max")
 
 
-def argmax(x, axis=None):
-    return P.argmax(x, axis=axis)
+def min(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Smallest element along `axis`; ties share the gradient evenly. Called with PyTorch's `dim=`, it
+    returns PyTorch's (values, indices) pair instead of the values alone."""
+    return _extremum(P.min_, P.argmin, x, axis, keepdims, dim, keepdim, "min")
 
 
-def argmin(x, axis=None):
-    return P.argmin(x, axis=axis)
+def argmax(x, axis=None, *, dim=None, keepdim=None):
+    axis, keepdims = _dim(axis, False, dim, keepdim, "argmax")
+    out = P.argmax(x, axis=axis)
+    return expand_dims(out, axis) if keepdims and axis is not None else out
+
+
+def argmin(x, axis=None, *, dim=None, keepdim=None):
+    axis, keepdims = _dim(axis, False, dim, keepdim, "argmin")
+    out = P.argmin(x, axis=axis)
+    return expand_dims(out, axis) if keepdims and axis is not None else out
 
 
 def _count(x, axis) -> int:
-    shp = np.shape(raw(x))
+    shp = _shape(x)
     if axis is None:
         return math.prod(shp)
     axes = (axis,) if isinstance(axis, int) else axis
     return math.prod(shp[a] for a in axes)
 
 
-def mean(x, axis=None, keepdims: bool = False):
+def mean(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """Arithmetic mean over `axis`."""
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "mean")
     return P.sum_(x, axis=axis, keepdims=keepdims) / _count(x, axis)
 
 
-def var(x, axis=None, keepdims: bool = False, ddof: int = 0):
-    """Variance over `axis` (divisor n - ddof, as numpy)."""
+def _ddof(ddof, dim, correction, unbiased) -> int:
+    # numpy's default divisor is n (ddof=0); PyTorch's is n - 1. The PyTorch spellings (dim=,
+    # correction=, unbiased=) get PyTorch's meaning, numpy's spellings numpy's.
+    if correction is not None:
+        return int(correction)
+    if unbiased is not None:
+        return int(bool(unbiased))
+    if ddof is None:
+        return 1 if dim is not None else 0
+    return int(ddof)
+
+
+def var(
+    x,
+    axis=None,
+    keepdims: bool = False,
+    ddof=None,
+    *,
+    dim=None,
+    keepdim=None,
+    correction=None,
+    unbiased=None,
+):
+    """Variance over `axis` with divisor n - ddof (numpy: ddof=0 by default). With PyTorch's `dim=`
+    (and no ddof) the divisor is n - 1, as in PyTorch; `correction=`/`unbiased=` choose it explicitly."""
+    ddof = _ddof(ddof, dim, correction, unbiased)
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "var")
     d = x - mean(x, axis=axis, keepdims=True)
     n = _count(x, axis)
     return P.sum_(d * d, axis=axis, keepdims=keepdims) / (n - ddof)
 
 
-def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
-    """Standard deviation over `axis`; its gradient at zero spread is 0."""
+def std(
+    x,
+    axis=None,
+    keepdims: bool = False,
+    ddof=None,
+    *,
+    dim=None,
+    keepdim=None,
+    correction=None,
+    unbiased=None,
+):
+    """Standard deviation over `axis` (divisor as for `var`); its gradient at zero spread is 0."""
+    ddof = _ddof(ddof, dim, correction, unbiased)
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "std")
     return _sqrt0(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
@@ -193,9 +313,10 @@ def broadcast_to(x, shape):
     return P.broadcast_to(x, tuple(shape))
 
 
-def squeeze(x, axis=None):
-    """Remove size-1 axes (all of them, or those in `axis`)."""
-    shp = np.shape(raw(x))
+def squeeze(x, axis=None, *, dim=None):
+    """Remove size-1 axes (all of them, or those in `axis`/`dim`)."""
+    axis, _ = _dim(axis, False, dim, None, "squeeze")
+    shp = _shape(x)  # of one example when batched by vmap
     if axis is None:
         new = tuple(s for s in shp if s != 1)
     else:
@@ -211,9 +332,12 @@ def squeeze(x, axis=None):
     return P.reshape(x, new)
 
 
-def expand_dims(x, axis: int):
-    """Insert a size-1 axis at `axis`."""
-    shp = list(np.shape(raw(x)))
+def expand_dims(x, axis: int | None = None, *, dim: int | None = None):
+    """Insert a size-1 axis at `axis` (PyTorch: `unsqueeze(x, dim)`)."""
+    axis, _ = _dim(axis, False, dim, None, "expand_dims")
+    if axis is None:
+        raise TypeError("expand_dims: the axis (dim) where the new axis goes is required")
+    shp = list(_shape(x))  # of one example when batched by vmap
     if not -(len(shp) + 1) <= axis <= len(shp):
         raise ValueError(f"expand_dims: axis {axis} is out of range for shape {tuple(shp)}")
     axis = axis % (len(shp) + 1)
@@ -221,16 +345,56 @@ def expand_dims(x, axis: int):
     return P.reshape(x, tuple(shp))
 
 
-def flatten(x):
-    return P.reshape(x, (-1,))
+unsqueeze = expand_dims
 
 
-def concatenate(xs: Sequence, axis: int = 0):
-    """Join arrays along an existing axis."""
+def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    """Merge the axes start_dim..end_dim (inclusive) into one; all of them by default."""
+    shp = np.shape(raw(x))
+    nd = builtins.max(len(shp), 1)
+    for d in (start_dim, end_dim):
+        if not -nd <= d < nd:
+            raise ValueError(f"flatten: dim {d} is out of range for shape {shp}")
+    if not shp:
+        return P.reshape(x, (1,))
+    a, b = start_dim % nd, end_dim % nd
+    if a > b:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {shp})")
+    return P.reshape(x, shp[:a] + (math.prod(shp[a : b + 1]),) + shp[b + 1 :])
+
+
+def permute(x, *dims):
+    """Axes reordered: axis i of the result is axis dims[i] of x (PyTorch's permute)."""
+    if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
+        dims = tuple(dims[0])
+    nd = len(np.shape(raw(x)))
+    if sorted(int(d) % builtins.max(nd, 1) for d in dims) != list(range(nd)) or len(dims) != nd:
+        raise ValueError(
+            f"permute: {tuple(dims)} is not a permutation of the {nd} axes of shape {np.shape(raw(x))}"
+        )
+    return P.transpose(x, axes=tuple(int(d) for d in dims))
+
+
+def swapaxes(x, axis1: int, axis2: int):
+    """x with two axes exchanged (PyTorch's transpose(dim0, dim1))."""
+    nd = len(np.shape(raw(x)))
+    perm = list(range(nd))
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    return P.transpose(x, axes=tuple(perm))
+
+
+def clone(x):
+    """A copy of x with its own memory; gradients flow through it (PyTorch's clone)."""
+    return P.copy(x)
+
+
+def concatenate(xs: Sequence, axis: int = 0, *, dim: int | None = None):
+    """Join arrays along an existing axis (`cat` is PyTorch's name)."""
+    axis, _ = _dim(None if dim is not None else axis, False, dim, None, "concatenate")
     xs = list(xs)
     if not xs:
         raise ValueError("concatenate: needs at least one array")
-    shapes = [np.shape(raw(x)) for x in xs]
+    shapes = [_shape(x) for x in xs]
     nd = len(shapes[0])
     if nd == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
@@ -241,29 +405,38 @@ def concatenate(xs: Sequence, axis: int = 0):
     return P.concatenate(*xs, axis=axis)
 
 
-def stack(xs: Sequence, axis: int = 0):
+def cat(tensors: Sequence, dim: int = 0):
+    """PyTorch's name for `concatenate`."""
+    return concatenate(tensors, axis=dim)
+
+
+def stack(xs: Sequence, axis: int = 0, *, dim: int | None = None):
     """Join arrays of one shape along a new axis."""
+    axis, _ = _dim(None if dim is not None else axis, False, dim, None, "stack")
     xs = list(xs)
     if not xs:
         raise ValueError("stack: needs at least one array")
-    shapes = {np.shape(raw(x)) for x in xs}
+    shapes = {_shape(x) for x in xs}
     if len(shapes) != 1:
         raise ValueError(f"stack: all arrays need the same shape, got {sorted(shapes)}")
     return P.concatenate(*[expand_dims(x, axis) for x in xs], axis=axis)
 
 
-def softmax(x, axis: int = -1):
+def softmax(x, axis: int = -1, *, dim: int | None = None):
     """exp(x) / sum(exp(x)) along `axis`, computed stably."""
+    axis, _ = _dim(None if dim is not None else axis, False, dim, None, "softmax")
     return P.softmax(x, axis=axis)
 
 
-def log_softmax(x, axis: int = -1):
+def log_softmax(x, axis: int = -1, *, dim: int | None = None):
     """x - logsumexp(x) along `axis`, computed stably."""
+    axis, _ = _dim(None if dim is not None else axis, False, dim, None, "log_softmax")
     return P.log_softmax(x, axis=axis)
 
 
-def logsumexp(x, axis=None, keepdims: bool = False):
+def logsumexp(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """log(sum(exp(x))) along `axis`, computed stably (also at +-inf)."""
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "logsumexp")
     return P.logsumexp(x, axis=axis, keepdims=keepdims)
 
 
@@ -281,19 +454,27 @@ def inner(x, y):
 
 
 def trace(x):
-    n = np.shape(raw(x))[0]
+    n = _shape(x)[0]
     return sum(x[np.arange(n), np.arange(n)])
 
 
-def norm(x, axis=None, keepdims: bool = False):
+def norm(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
     """Euclidean (Frobenius) norm; its gradient at 0 is 0."""
+    axis, keepdims = _dim(axis, keepdims, dim, keepdim, "norm")
     return _sqrt0(sum(x * x, axis=axis, keepdims=keepdims))
 
 
 def take(x, indices, axis=None):
+    if is_batched(indices):  # indices that vary over a vmap batch: indexing a tensor handles them
+        from .tensor import as_tensor
+
+        x = as_tensor(x)
+        if axis is None:
+            return reshape(x, (-1,))[indices]
+        return x[(slice(None),) * (axis % len(_shape(x))) + (indices,)]
     if axis is None:
         return reshape(x, (-1,))[index_key(np.asarray(raw(indices)))]
-    idx = [slice(None)] * len(np.shape(raw(x)))
+    idx = [slice(None)] * len(_shape(x))
     idx[axis] = np.asarray(raw(indices))
     return x[tuple(idx)]
 

@@ -8,13 +8,14 @@ so user code is written once against one API.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from . import ops
-from .core import graph, trace
+from . import inplace, ops, seeding
+from .core import graph, trace, versions
 from .core import primitives as P
 from .core.eager import EagerTrace
 from .core.forward import ForwardTrace
@@ -67,7 +68,8 @@ class Tensor(Arithmetic):
 
     @property
     def size(self) -> int:
-        return int(np.prod(self._value.shape))
+        """numpy's element count (an int); called, `t.size()` or `t.size(dim)`, PyTorch's shape."""
+        return _Size(int(np.prod(self._value.shape)), self._value.shape)
 
     @property
     def requires_grad(self) -> bool:
@@ -102,16 +104,17 @@ class Tensor(Arithmetic):
         if self._trace is EAGER and node.prim is None and node.grad is not None:
             g = node.grad
             # a box when backward's `gradient` was one: the gradient is then recorded by a transform
-            return g if type(g) in BOX_TYPES else constant(g)
+            return g if type(g) in BOX_TYPES else constant(_own_grad(node))
         return None
 
     @grad.setter
     def grad(self, value: Any) -> None:
+        if value is None:
+            if self._trace is EAGER and self._node.prim is None:
+                self._node.grad = None
+            return
         if self._trace is not EAGER or self._node.prim is not None:
             raise RuntimeError("only leaf tensors with requires_grad=True hold a .grad")
-        if value is None:
-            self._node.grad = None
-            return
         g = np.asarray(raw(value), dtype=self.dtype)
         if g.shape != self.shape:
             raise ValueError(f"grad of shape {g.shape} assigned to a tensor of shape {self.shape}")
@@ -297,6 +300,8 @@ class Tensor(Arithmetic):
         return P.logical_or(self, other)
 
     def __getitem__(self, index):
+        if batched_getitem is not None and ops.has_batched(index):
+            return batched_getitem(self, index)
         return P.getitem(self, index=ops.index_key(index))
 
     def __setitem__(self, index, value) -> None:
@@ -306,7 +311,47 @@ class Tensor(Arithmetic):
                 "value the graph has recorded; build a new tensor instead, e.g. "
                 "wengert.where(mask, new_values, t), or wengert.concatenate/stack of pieces"
             )
-        raw(self)[ops.index_key(index)] = raw(value)
+        inplace._writable(self, "__setitem__")[ops.index_key(index)] = raw(value)
+        versions.mark_written(self._value, "__setitem__")
+
+    # --- in-place updates (see wengert.inplace for when they are recorded or written) ------------
+    def __iadd__(self, other):
+        return inplace.update(self, "add_", other, operator=True)
+
+    def __isub__(self, other):
+        return inplace.update(self, "sub_", other, operator=True)
+
+    def __imul__(self, other):
+        return inplace.update(self, "mul_", other, operator=True)
+
+    def __itruediv__(self, other):
+        return inplace.update(self, "div_", other, operator=True)
+
+    def add_(self, other, alpha=1) -> Tensor:
+        return inplace.update(self, "add_", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        return inplace.update(self, "sub_", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other) -> Tensor:
+        return inplace.update(self, "mul_", other)
+
+    def div_(self, other) -> Tensor:
+        return inplace.update(self, "div_", other)
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        return inplace.update(self, "clamp_", min, max)
+
+    clip_ = clamp_
+
+    def fill_(self, value) -> Tensor:
+        return inplace.update(self, "fill_", value)
+
+    def zero_(self) -> Tensor:
+        return inplace.update(self, "zero_")
+
+    def copy_(self, src) -> Tensor:
+        return inplace.update(self, "copy_", src)
 
     # --- numpy interoperability: np.exp(t), ndarray * t, np.sum(t) -------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -340,41 +385,66 @@ class Tensor(Arithmetic):
 
     clamp = clip
 
-    def sum(self, axis=None, keepdims=False, dtype=None, out=None):
+    # numpy's axis=/keepdims= and PyTorch's dim=/keepdim= are both accepted (see docs/pytorch.md)
+    def sum(self, axis=None, keepdims=False, dtype=None, out=None, *, dim=None, keepdim=None):
         _no_out(out, "sum")
-        return P.sum_(self, axis=axis, keepdims=keepdims)
+        return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def mean(self, axis=None, keepdims=False, dtype=None, out=None):
+    def mean(self, axis=None, keepdims=False, dtype=None, out=None, *, dim=None, keepdim=None):
         _no_out(out, "mean")
-        return ops.mean(self, axis=axis, keepdims=keepdims)
+        return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def var(self, axis=None, keepdims=False, ddof=0, dtype=None, out=None):
+    def var(self, axis=None, keepdims=False, ddof=None, dtype=None, out=None, **torch_kw):
         _no_out(out, "var")
-        return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+        return ops.var(self, axis, keepdims, ddof, **torch_kw)
 
-    def std(self, axis=None, keepdims=False, ddof=0, dtype=None, out=None):
+    def std(self, axis=None, keepdims=False, ddof=None, dtype=None, out=None, **torch_kw):
         _no_out(out, "std")
-        return ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+        return ops.std(self, axis, keepdims, ddof, **torch_kw)
 
-    def max(self, axis=None, keepdims=False, out=None):
+    def max(self, axis=None, keepdims=False, out=None, *, dim=None, keepdim=None):
         _no_out(out, "max")
-        return P.max_(self, axis=axis, keepdims=keepdims)
+        return ops.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def min(self, axis=None, keepdims=False, out=None):
+    def min(self, axis=None, keepdims=False, out=None, *, dim=None, keepdim=None):
         _no_out(out, "min")
-        return P.min_(self, axis=axis, keepdims=keepdims)
+        return ops.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmax(self, axis=None, out=None):
-        return P.argmax(self, axis=axis)
+    def argmax(self, axis=None, out=None, *, dim=None, keepdim=None):
+        return ops.argmax(self, axis, dim=dim, keepdim=keepdim)
 
-    def argmin(self, axis=None, out=None):
-        return P.argmin(self, axis=axis)
+    def argmin(self, axis=None, out=None, *, dim=None, keepdim=None):
+        return ops.argmin(self, axis, dim=dim, keepdim=keepdim)
 
     def reshape(self, *shape):
         return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    def flatten(self):
-        return self.reshape(-1)
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return ops.flatten(self, start_dim, end_dim)
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory; gradients flow through it."""
+        return P.copy(self)
+
+    def numel(self) -> int:
+        return int(np.prod(self._value.shape))
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix (vectors and 0-d tensors are returned as they are)."""
+        if self.ndim > 2:
+            raise ValueError(f"t(): expects a tensor with at most 2 dimensions, got shape {self.shape}")
+        return P.transpose(self) if self.ndim == 2 else self
+
+    def permute(self, *dims):
+        return ops.permute(self, *dims)
+
+    def swapaxes(self, axis1: int, axis2: int):
+        return ops.swapaxes(self, axis1, axis2)
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
@@ -384,11 +454,11 @@ class Tensor(Arithmetic):
     def T(self) -> Tensor:
         return P.transpose(self)
 
-    def squeeze(self, axis=None):
-        return ops.squeeze(self, axis)
+    def squeeze(self, axis=None, *, dim=None):
+        return ops.squeeze(self, axis, dim=dim)
 
-    def expand_dims(self, axis):
-        return ops.expand_dims(self, axis)
+    def expand_dims(self, axis=None, *, dim=None):
+        return ops.expand_dims(self, axis, dim=dim)
 
     unsqueeze = expand_dims
 
@@ -397,18 +467,44 @@ class Tensor(Arithmetic):
 
     dot = matmul
 
-    def softmax(self, axis=-1):
-        return P.softmax(self, axis=axis)
+    def softmax(self, axis=-1, *, dim=None):
+        return ops.softmax(self, axis, dim=dim)
 
-    def log_softmax(self, axis=-1):
-        return P.log_softmax(self, axis=axis)
+    def log_softmax(self, axis=-1, *, dim=None):
+        return ops.log_softmax(self, axis, dim=dim)
 
-    def logsumexp(self, axis=None, keepdims=False):
-        return P.logsumexp(self, axis=axis, keepdims=keepdims)
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 BOX_TYPES.add(Tensor)
 _new = object.__new__
+
+
+class _Size(int):
+    """numpy's `size` (the number of elements) that, called, answers PyTorch's `size()` (the shape)."""
+
+    def __new__(cls, n: int, shape: tuple) -> _Size:
+        self = super().__new__(cls, n)
+        self._shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None):
+        return self._shape if dim is None else self._shape[dim]
+
+
+# A leaf's .grad is handed out as a tensor over an array that leaf alone owns: backward may give
+# several leaves the same cotangent array (x + y), or a read-only broadcast view, and `w.grad.zero_()`
+# or `w.grad += g` must change w's gradient only.
+_OWN_GRADS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _own_grad(node) -> np.ndarray:
+    g = node.grad
+    if _OWN_GRADS.get(id(node)) is not g:
+        g = node.grad = np.array(g, copy=True)
+        _OWN_GRADS[id(node)] = g
+    return g
 
 
 def reverse_box(value, tr, node) -> Tensor:
@@ -461,6 +557,15 @@ def _check_float(value, what: str) -> None:
             f"{what}: only floating-point tensors can require gradients, got dtype "
             f"{np.result_type(value)}; create it with float values or dtype=wengert.float32"
         )
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor over `array` itself: they share memory, so a change to one shows in the other."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy array, got {type(array).__name__}")
+    if array.dtype == object or array.dtype.kind in "USV":
+        raise TypeError(f"from_numpy: the array must be numeric, got dtype {array.dtype}")
+    return constant(array)
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
@@ -520,16 +625,16 @@ def ones_like(x, dtype=None) -> Tensor:
 
 
 def randn(*shape, dtype=None, requires_grad: bool = False, seed=None) -> Tensor:
-    """Standard normal samples (numpy's default generator; `seed` for reproducibility)."""
-    rng = np.random.default_rng(seed)
+    """Standard normal samples (from wengert's generator, see `manual_seed`, or from `seed`)."""
+    rng = seeding.generator(seed)
     return tensor(
         rng.standard_normal(_shape_arg(shape)).astype(_default(dtype)), requires_grad=requires_grad
     )
 
 
 def rand(*shape, dtype=None, requires_grad: bool = False, seed=None) -> Tensor:
-    """Uniform samples in [0, 1)."""
-    rng = np.random.default_rng(seed)
+    """Uniform samples in [0, 1) (from wengert's generator, see `manual_seed`, or from `seed`)."""
+    rng = seeding.generator(seed)
     return tensor(rng.random(_shape_arg(shape)).astype(_default(dtype)), requires_grad=requires_grad)
 
 
@@ -587,6 +692,10 @@ def is_grad_enabled() -> bool:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+#: Indexing with an index that varies over a vmap batch (set by wengert.program.batching).
+batched_getitem: Any = None
 
 
 def _no_out(out, name: str) -> None:

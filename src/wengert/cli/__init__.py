@@ -3,7 +3,7 @@
     wengert train                      # the default MLP on the bundled digits
     wengert train --model cnn          # a small convolutional network: 98.25% on them
     wengert train --hidden 256 --activation relu --optimizer adam --dataset fashion-mnist
-    wengert predict runs/<timestamp>/model.wgt
+    wengert predict runs/<timestamp>/model.safetensors
     mpiexec -n 4 wengert train --distributed   # data-parallel over MPI (pip install "wengert[mpi]")
 
 `python -m wengert` is the same command. The parts: `args` (the parser and its checks), `models` (what

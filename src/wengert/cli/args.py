@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = dict(
 LEARNING_RATES = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}
 #: Settings whose default depends on --model: the parser leaves them None, `apply_model_defaults`
 #: fills in the model's own (ModelSpec.defaults) or else DEFAULTS.
-MODEL_DEPENDENT = ("optimizer", "epochs", "batch_size")
+MODEL_DEPENDENT = ("optimizer", "momentum", "schedule", "normalize", "epochs", "batch_size")
 
 
 def apply_model_defaults(args: argparse.Namespace) -> argparse.Namespace:
@@ -177,13 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=d["lr"],
         help="learning rate, a finite number > 0 (default: "
         + ", ".join(f"{k} {v:g}" for k, v in LEARNING_RATES.items())
-        + "; cnn with adam 0.002)",
+        + "; cnn with adam 0.002; paper with sgd 6)",
     )
     t.add_argument(
         "--momentum",
         type=_number(float, 0, 1),
-        default=d["momentum"],
-        help="SGD momentum in [0, 1) (default: %(default)s)",
+        default=None,
+        help="SGD momentum in [0, 1) " + _model_default("momentum"),
     )
     t.add_argument(
         "--weight-decay",
@@ -194,15 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--schedule",
         choices=("cosine", "step", "none"),
-        default=d["schedule"],
-        help="learning-rate schedule over the epochs (default: %(default)s)",
+        default=None,
+        help="learning-rate schedule over the epochs " + _model_default("schedule"),
     )
     t.add_argument(
         "--normalize",
         choices=("standard", "none"),
-        default=d["normalize"],
+        default=None,
         help="standard: shift and scale the pixels by the training set's mean and standard deviation "
-        "(stored with the model, applied again by predict); default: %(default)s",
+        "(stored with the model, applied again by predict) " + _model_default("normalize"),
     )
     t.add_argument("--epochs", type=_positive_int, default=None, help=_model_default("epochs"))
     t.add_argument("--batch-size", type=_positive_int, default=None, help=_model_default("batch_size"))

@@ -31,8 +31,10 @@ class ModelSpec:
     #: architecture settings -> a short description such as "MLP 784-256-10 (sigmoid)"
     describe: Callable[[dict[str, Any]], str]
     #: training settings of this model where they differ from the command's defaults (optimizer,
-    #: lr -- used with that optimizer only --, epochs, batch_size)
+    #: lr -- used with that optimizer only --, momentum, schedule, normalize, epochs, batch_size)
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: (outputs, integer labels) -> loss; softmax cross-entropy unless the model says otherwise
+    loss: Callable[[Any, Any], Any] = nn.cross_entropy
 
 
 def _build_mlp(args: argparse.Namespace, n_in: int, n_out: int) -> tuple[nn.Module, dict[str, Any]]:
@@ -69,6 +71,20 @@ def _describe_cnn(arch: dict[str, Any]) -> str:
     return f"CNN {side}x{side} -> conv3x3 {c1} -> pool -> conv3x3 {c2} -> pool -> {arch['num_classes']}"
 
 
+def _build_paper(args: argparse.Namespace, n_in: int, n_out: int) -> tuple[nn.Module, dict[str, Any]]:
+    sizes = [n_in, args.hidden[0], n_out]
+    return nn.PaperClassifier(sizes, seed=args.seed), {"sizes": sizes}
+
+
+def _rebuild_paper(arch: dict[str, Any]) -> nn.Module:
+    return nn.PaperClassifier(arch["sizes"])
+
+
+def _describe_paper(arch: dict[str, Any]) -> str:
+    n_in, hidden, n_out = arch["sizes"]
+    return f"the paper's sigmoid(W2 sigmoid(W1 x)) {n_in}-{hidden}-{n_out}"
+
+
 MODELS: dict[str, ModelSpec] = {
     "mlp": ModelSpec(
         "a multilayer perceptron (--hidden, --activation) with a softmax output",
@@ -83,6 +99,18 @@ MODELS: dict[str, ModelSpec] = {
         _rebuild_cnn,
         _describe_cnn,
         dict(optimizer="adam", lr=2e-3, epochs=6, batch_size=64),
+    ),
+    # the paper's classifier exactly: plain SGD (no momentum, no schedule) on raw pixels in [0, 1],
+    # softmax and categorical cross-entropy on one-hot targets; lr 6 for the small gradients that
+    # pass the output sigmoid
+    "paper": ModelSpec(
+        "the paper's network sigmoid(W2 sigmoid(W1 x)) (--hidden: one size), softmax and categorical "
+        "cross-entropy on one-hot targets, plain SGD on raw pixels",
+        _build_paper,
+        _rebuild_paper,
+        _describe_paper,
+        dict(optimizer="sgd", lr=6.0, momentum=0.0, schedule="none", normalize="none"),
+        loss=nn.paper_loss,
     ),
 }
 

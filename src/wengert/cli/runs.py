@@ -17,10 +17,12 @@ from .errors import CLIError
 
 __all__ = ["HISTORY_FILE", "MODEL_FILE", "PLOT_FILE", "RunDir"]
 
-MODEL_FILE = "model.wgt"
+# safetensors, with the run's settings in its header metadata; `wengert predict` reads it and the
+# model.wgt (wengert's own format) of earlier versions
+MODEL_FILE = "model.safetensors"
 HISTORY_FILE = "history.json"
 PLOT_FILE = "training_curve.png"
-RUN_FILES = (MODEL_FILE, HISTORY_FILE, PLOT_FILE)
+RUN_FILES = (MODEL_FILE, "model.wgt", HISTORY_FILE, PLOT_FILE)
 
 
 class RunDir:

@@ -155,6 +155,7 @@ def _fit(args, root, rank, world_size, sync_grads, reduce, broadcast, out):
         opt,
         loader,
         args.epochs,
+        loss_fn=spec.loss,
         scheduler=schedule,
         test_data=(x_test, y_test),
         sync_grads=sync_grads,
@@ -208,6 +209,10 @@ def check_model_args(args: argparse.Namespace) -> None:
     """Refuse settings that do not fit together, before any work."""
     if args.model not in MODELS:  # argparse's choices catch this on the command line
         raise UsageError(f"unknown model {args.model!r}; choose one of {', '.join(sorted(MODELS))}")
+    if args.model == "paper" and len(args.hidden) != 1:
+        raise UsageError(
+            f"--model paper has one hidden layer; got --hidden {' '.join(map(str, args.hidden))}"
+        )
     if args.out is not None and not str(args.out).strip():
         raise UsageError("--out is empty; give a folder")
     check_data_args(args.dataset, args.data_dir)

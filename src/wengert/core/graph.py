@@ -8,7 +8,7 @@ after a sweep the intermediates are released unless the caller keeps them.
 
 from __future__ import annotations
 
-from . import anomaly
+from . import anomaly, versions
 from .trace import BOX_TYPES, STATE, Trace, unwrap_for
 
 
@@ -67,6 +67,7 @@ class GraphNode:
         "prim",
         "released",  # unset until release(): no cost while recording
         "shape",
+        "version",
     )
 
     def __init__(self, prim, parents, argnums, args, kwargs, ans, shape, dtype) -> None:
@@ -80,6 +81,7 @@ class GraphNode:
         self.dtype = dtype
         self.grad = None
         self.origin = None  # the user's source line, recorded under detect_anomaly()
+        self.version = versions.CLOCK.now  # in-place writes after this one are checked in backward
 
     def release(self) -> None:
         self.released = self.parents
@@ -149,6 +151,8 @@ def backward(seeds, retain_graph: bool = False) -> None:
             continue
         parents = node.parents
         if g is not None:
+            if node.version != versions.CLOCK.now:
+                versions.check_saved(node)
             pcts = prim.vjp(node, g)
             if STATE.anomaly:
                 for i, c in zip(node.argnums, pcts):
@@ -158,6 +162,7 @@ def backward(seeds, retain_graph: bool = False) -> None:
                 if c is not None:
                     cts[p] = cts[p] + c if p in cts else c
         if not retain_graph:  # release (inlined: once per node of every sweep)
+            node.released = parents  # the structure stays drawable after backward
             node.parents = None
             node.args = node.ans = node.kwargs = None
 

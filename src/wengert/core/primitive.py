@@ -32,7 +32,15 @@ class DomainError(ValueError):
 
 
 class Primitive:
-    """A named operation on numpy values with derivative rules."""
+    """A named operation on numpy values with derivative rules.
+
+    `taylor` says how truncated Taylor series pass through a structural primitive (taylor.py):
+    "linear" (each coefficient maps by the JVP rule), "bilinear" (a Cauchy product of the two
+    arguments' series), or a function computing the primitive from others that have a Taylor rule.
+    Elementwise primitives need none: their partials give the recurrence.
+    """
+
+    taylor = None
 
     def __init__(self, name: str, impl, *, save_args: bool = True, save_ans: bool = False):
         self.name = name
@@ -277,7 +285,12 @@ def safe_mul(g, d):
     finite = np.isfinite(raw(d))
     if finite.all():
         return prod
-    keep = finite | (raw(g) != 0)
+    if type(g) in BOX_TYPES or type(d) in BOX_TYPES:  # boxes may be batched: use the primitives
+        from .primitives import isfinite, logical_or, not_equal
+
+        keep = logical_or(isfinite(d), not_equal(g, 0))
+    else:
+        keep = finite | (raw(g) != 0)
     if np.ndim(keep) == 0 and type(prod) not in BOX_TYPES:  # scalars stay scalars
         return prod if keep else 0.0
     return _where(keep, prod, 0.0)

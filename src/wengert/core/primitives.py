@@ -28,7 +28,7 @@ from .primitive import (
     unbroadcast,
     use_structural,
 )
-from .trace import BOX_TYPES, is_abstract, raw
+from .trace import BOX_TYPES, is_abstract, raw, staged
 
 _BOXES = BOX_TYPES  # for the rules' array-only branches (BOX_TYPES itself is not exported)
 
@@ -101,7 +101,7 @@ def _mask(cond, *likes):
     dt = np.result_type(*[raw(v) for v in likes]) if likes else np.float64
     if not np.issubdtype(dt, np.floating):
         dt = np.float64
-    if is_abstract(cond):  # traced to a program: the mask is computed when the program runs
+    if is_abstract(cond) or getattr(cond, "_trace", None) is not None:  # traced or batched
         return cast(cond, dtype=np.dtype(dt))
     return np.asarray(raw(cond), dtype=dt)
 
@@ -224,6 +224,53 @@ relu = Elementwise(
     lambda x: x if x > 0 else 0.0,
     partials=(lambda ans, x: x > 0,),
 )
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _gelu(x):
+    return 0.5 * x * (1.0 + _erf(x * _INV_SQRT2))
+
+
+gelu = Elementwise(
+    "gelu",
+    _gelu,
+    lambda x: 0.5 * x * (1.0 + math.erf(x * _INV_SQRT2)),
+    partials=(lambda ans, x: 0.5 * (1.0 + erf(x * _INV_SQRT2)) + x * exp(-0.5 * x * x) * _INV_SQRT_2PI,),
+)
+
+
+def _silu_partial(ans, x):
+    s = sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+silu = Elementwise(
+    "silu", lambda x: x * _sigmoid(x), lambda x: x * _ssigmoid(x), partials=(_silu_partial,)
+)
+
+
+def _leaky_dx(ans, x, a):
+    # leaky_relu'(0) = a (PyTorch's convention: the identity only for x > 0)
+    if type(x) in (float, int):
+        return 1.0 if x > 0 else a
+    return _mask(x > 0, x) * (1.0 - a) + a
+
+
+def _leaky_da(ans, x, a):
+    if type(x) in (float, int):
+        return 0.0 if x > 0 else x
+    return x * _mask(x <= 0, x)
+
+
+leaky_relu = Elementwise(
+    "leaky_relu",
+    lambda x, a: np.where(x > 0, x, a * x),
+    lambda x, a: x if x > 0 else a * x,
+    partials=(_leaky_dx, _leaky_da),
+)
+copy = Elementwise("copy", lambda x: np.array(x, copy=True), lambda x: x, partials=(1,))
 
 
 def _abs_partial(ans, x):
@@ -722,11 +769,11 @@ def _as_rows(a, k: int):
 
 
 def _cross_entropy(logits, labels, reduction="mean"):
+    # self-contained (numpy only): jit's emitted source copies this function
     k = logits.shape[-1]
     z = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
-    picked = _as_rows(z, k)[_rows(labels, k)]
-    if labels.ndim != 1:
-        picked = picked.reshape(labels.shape)
+    flat = labels.reshape(-1)
+    picked = z.reshape(-1, k)[np.arange(flat.size), flat].reshape(labels.shape)
     np.exp(z, out=z)  # z is fresh: exponentiate in place
     nll = np.log(np.add.reduce(z, axis=-1))
     nll -= picked
@@ -742,11 +789,13 @@ def _ce_vjp(g, ans, logits, labels, reduction="mean"):
     k = shape(logits)[-1]
     kept = shape(ans) + (1,) if reduction == "none" else (1,) * ndim(logits)
     if reduction == "mean":
-        g = g * (1.0 / (raw(logits).size // k))  # scale the (small) cotangent, not the gradient
+        g = g * (1.0 / math.prod(shape(logits)[:-1]))  # scale the (small) cotangent, not the gradient
     p = softmax(logits, axis=-1)
-    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and not is_abstract(labels):
+    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and type(labels) not in _BOXES:
         # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
         # in place, the same operations as below without the temporaries (the fused backward).
+        if not p.flags.c_contiguous:  # (rows of a strided p would be a copy, not a view)
+            p = np.ascontiguousarray(p)
         _as_rows(p, k)[_rows(labels, k)] -= 1
         p *= g if reduction != "none" else np.reshape(g, kept)
         return p
@@ -755,7 +804,7 @@ def _ce_vjp(g, ans, logits, labels, reduction="mean"):
 
 def _one_hot_like(labels, k: int, like):
     dtype = np.result_type(raw(like))
-    if is_abstract(labels):  # traced to a program: compare with the class indices when it runs
+    if is_abstract(labels) or getattr(labels, "_trace", None) is not None:  # traced or batched
         return cast(equal(reshape(labels, shape(labels) + (1,)), np.arange(k)), dtype=dtype)
     out = np.zeros(labels.shape + (k,), dtype=dtype)
     out.reshape(-1, k)[_rows(labels, k)] = 1
@@ -767,7 +816,7 @@ def _ce_jvp(ts, ans, logits, labels, reduction="mean"):
     p = softmax(logits, axis=-1)
     d = p - _one_hot_like(labels, k, p)
     if reduction == "mean":
-        d = d * (1.0 / (raw(logits).size // k))
+        d = d * (1.0 / math.prod(shape(logits)[:-1]))
     nll = sum_(d * ts[0], axis=-1)
     if reduction == "none":
         return nll
@@ -793,6 +842,54 @@ cast = Structural(
     jvp=lambda ts, ans, x, dtype: cast(ts[0], dtype=dtype),
     save_args=False,
 )
+
+# --- Taylor mode (taylor.py): linear primitives map each coefficient by their JVP, matmul takes a
+# Cauchy product, and the normalisations and losses are evaluated as compositions of primitives (with
+# the maximum shift as a constant, so the series are as stable as the values).
+_LINEAR = (
+    sum_, max_, min_, reshape_p, transpose_p, broadcast_to_p, getitem, scatter_add, concatenate, cast,
+)  # fmt: skip
+for _p in _LINEAR:
+    _p.taylor = "linear"
+matmul.taylor = "bilinear"
+
+
+def _shift(x, axis):
+    m = np.max(raw(x), axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
+
+
+def _linear_taylor(x, w, b=None):
+    y = matmul(x, _mT(w))
+    return y if b is None else y + b
+
+
+def _softmax_taylor(x, axis=-1):
+    e = exp(x - _shift(x, axis))
+    return e / sum_(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_taylor(x, axis=-1):
+    z = x - _shift(x, axis)
+    return z - log(sum_(exp(z), axis=axis, keepdims=True))
+
+
+def _logsumexp_taylor(x, axis=None, keepdims=False):
+    m = _shift(x, axis)
+    return log(sum_(exp(x - m), axis=axis, keepdims=keepdims)) + (m if keepdims else np.squeeze(m, axis))
+
+
+def _ce_taylor(logits, labels, reduction="mean"):
+    labels = np.asarray(raw(labels))
+    picked = getitem(logits, index=(*np.indices(labels.shape, sparse=True), labels))
+    nll = _logsumexp_taylor(logits, axis=-1) - picked
+    if reduction == "none":
+        return nll
+    return sum_(nll) / labels.size if reduction == "mean" else sum_(nll)
+
+
+linear.taylor, softmax.taylor, log_softmax.taylor = _linear_taylor, _softmax_taylor, _log_softmax_taylor
+logsumexp.taylor, cross_entropy.taylor = _logsumexp_taylor, _ce_taylor
 
 use_structural(sum_=sum_, reshape=reshape, broadcast_to=broadcast_to, where=where)
 
@@ -986,7 +1083,8 @@ def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
     to the element at that offset: 1 at the window's maximum, split evenly among ties. Constants (the
     rules are linear in g and t)."""
     nd = len(kernel)
-    if is_abstract(ans) or is_abstract(x):  # traced to a program: the same, in primitives
+    if is_abstract(ans) or is_abstract(x) or _staging(ans) or _staging(x):
+        # traced to a program, or batched by vmap: the same, in primitives
         return _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation)
     a = np.asarray(raw(ans))
     xp = _pool_pad(np.asarray(raw(x)), padding, -np.inf)
@@ -998,6 +1096,11 @@ def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
     if np.count_nonzero(w) > a.size:  # ties share evenly
         w /= w.sum(axis=-nd - 1, keepdims=True)
     return w
+
+
+def _staging(v) -> bool:
+    """True for a box that a staging trace (a vmap's batching trace, a program) must see."""
+    return type(staged(v)) in _BOXES
 
 
 def _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation):
@@ -1097,6 +1200,10 @@ fold = Structural(
     save_args=False,
 )
 
+
+# Taylor mode for the convolution layer's primitives (see the Taylor block above): conv is bilinear in
+# (x, w), max_pool selects (linear where the maxima do not tie), fold sums windows (linear).
+conv.taylor, max_pool.taylor, fold.taylor = "bilinear", "linear", "linear"
 
 __all__ = [name for name, v in globals().items() if isinstance(v, (Elementwise, Structural, NonDiff))]
 del BOX_TYPES

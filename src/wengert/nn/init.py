@@ -1,9 +1,9 @@
 """Weight initialisers: each returns a new float32 numpy array of the requested shape.
 
 Every initialiser takes `seed`: an int, a `numpy.random.Generator` (drawn from, so successive calls
-give different values), or None (fresh entropy). Fan-in and fan-out follow PyTorch's convention for a
-weight of shape (out_features, in_features, ...): fan_in = shape[1] * receptive field, fan_out =
-shape[0] * receptive field.
+give different values), or None (wengert's generator, see `wengert.manual_seed`). Fan-in and fan-out
+follow PyTorch's convention for a weight of shape (out_features, in_features, ...):
+fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from ..seeding import generator
 
 __all__ = [
     "Seed",
@@ -41,8 +43,9 @@ _GAINS = {
 
 
 def rng(seed: Seed = None) -> np.random.Generator:
-    """A numpy Generator: `seed` itself when it is one, else a new one seeded with it."""
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    """A numpy Generator: `seed` itself when it is one, a new one seeded with it when it is an int,
+    and wengert's generator (reseeded by `wengert.manual_seed`) when it is None."""
+    return generator(seed)
 
 
 def calculate_gain(nonlinearity: str) -> float:

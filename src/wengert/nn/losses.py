@@ -12,11 +12,19 @@ import numpy as np
 from .. import ops
 from ..core.trace import raw
 from ..tensor import Tensor, as_tensor
+from .module import Module
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "L1Loss",
+    "MSELoss",
+    "NLLLoss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "l1_loss",
     "mse_loss",
     "nll_loss",
 ]
@@ -38,7 +46,7 @@ def _reduce(loss: Any, reduction: str, who: str) -> Tensor:
 
 
 def _same_shape(a: Any, b: Any, who: str, names: tuple[str, str]) -> None:
-    sa, sb = np.shape(raw(a)), np.shape(raw(b))
+    sa, sb = np.shape(a), np.shape(b)  # a box's own shape (one example inside vmap)
     if sa != sb:
         raise ValueError(
             f"{who}: {names[0]} of shape {sa} and {names[1]} of shape {sb} must have the same shape"
@@ -52,6 +60,12 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(d * d, reduction, "mse_loss")
 
 
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Absolute error |input - target|, averaged (or summed) over all elements."""
+    _same_shape(input, target, "l1_loss", ("input", "target"))
+    return _reduce(ops.abs(input - target), reduction, "l1_loss")
+
+
 def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy -log softmax(logits)[label] of logits (..., classes) against integer labels
     (...): the categorical cross-entropy of a softmax output, fused into one stable primitive."""
@@ -61,7 +75,7 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
 def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood -log_probs[..., label] of log-probabilities (..., classes) (for instance
     from `log_softmax`) against integer labels (...)."""
-    shape = np.shape(raw(log_probs))
+    shape = np.shape(log_probs)
     if len(shape) < 1:
         raise ValueError("nll_loss: log_probs needs a class axis (the last one)")
     y = ops.check_labels(labels, shape[-1], "nll_loss", shape, name="input")
@@ -97,3 +111,62 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     _same_shape(logits, targets, "binary_cross_entropy_with_logits", ("logits", "targets"))
     loss = ops.softplus(logits) - targets * logits
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+# --- the losses as modules (PyTorch's nn.CrossEntropyLoss, ...): `loss_fn = CrossEntropyLoss()` ----
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be one of "
+                f"{', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}"
+            )
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
+    """`cross_entropy(logits, labels)`: logits (n, classes) against integer class labels (n,)."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return cross_entropy(input, target, self.reduction)
+
+
+class NLLLoss(_Loss):
+    """`nll_loss(log_probs, labels)`: log-probabilities (n, classes) against integer labels (n,)."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return nll_loss(input, target, self.reduction)
+
+
+class MSELoss(_Loss):
+    """`mse_loss(input, target)`: the squared error."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """`l1_loss(input, target)`: the absolute error."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return l1_loss(input, target, self.reduction)
+
+
+class BCELoss(_Loss):
+    """`binary_cross_entropy(probs, targets)`."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return binary_cross_entropy(input, target, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """`binary_cross_entropy_with_logits(logits, targets)`."""
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return binary_cross_entropy_with_logits(input, target, self.reduction)

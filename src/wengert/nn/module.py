@@ -8,12 +8,13 @@ their attribute path (`"0.weight"`, `"encoder.layer1.bias"`), which is how `stat
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor, tensor
+from ..tensor import Tensor, no_grad, tensor
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter", "is_parameter"]
 
@@ -81,6 +82,8 @@ class Module:
             registry[name] = None
         else:
             buffers.pop(name, None)
+            if isinstance(value, (list, tuple, dict)):
+                _warn_unregistered(self, name, value)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -197,12 +200,13 @@ class Module:
         return self.train(False)
 
     # --- state -----------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """{dotted name: copy of the values as a numpy array} of every parameter and persistent buffer,
-        ready for `wengert.save`."""
-        state = {name: p.numpy().copy() for name, p in self.named_parameters()}
-        state.update((name, b.numpy().copy()) for name, b in self.named_buffers(persistent_only=True))
-        return state
+    def state_dict(self, keep_vars: bool = False) -> dict[str, Tensor]:
+        """{dotted name: tensor} for every parameter and persistent buffer, under PyTorch's key names
+        ("0.weight", "encoder.bias", "bn.running_mean"), ready for `wengert.save` or for PyTorch's
+        `load_state_dict` (after `torch.from_numpy(v.numpy())`). The values are copies outside the
+        graph; `keep_vars=True` gives the parameters and buffers themselves."""
+        items = [*self.named_parameters(), *self.named_buffers(persistent_only=True)]
+        return {name: t if keep_vars else tensor(t.numpy()) for name, t in items}
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy the values of `state_dict` into the parameters of the same names (in place).
@@ -226,6 +230,7 @@ class Module:
             if name not in state_dict:
                 continue
             v = state_dict[name]
+            # wengert tensors, numpy arrays, and anything numpy can read (a PyTorch CPU tensor)
             v = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
             if v.shape != p.shape:
                 problems.append(
@@ -238,8 +243,9 @@ class Module:
             raise ValueError(
                 f"load_state_dict into {type(self).__name__} failed:\n  " + "\n  ".join(problems)
             )
-        for name, v in values.items():
-            np.copyto(own[name].numpy(), v, casting="unsafe")
+        with no_grad():  # the in-place path: parameters keep their identity, versions tick
+            for name, v in values.items():
+                own[name].copy_(v)
         return IncompatibleKeys(missing, unexpected)
 
     # --- calling and printing --------------------------------------------------------------------
@@ -263,3 +269,19 @@ class Module:
             body = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + "\n)"
+
+
+def _warn_unregistered(module: Module, name: str, value: Any) -> None:
+    """Layers kept in a plain list, tuple or dict are invisible to parameters(), state_dict(),
+    train()/eval() and optimizers: say so where it happens."""
+    items = value.values() if isinstance(value, dict) else value
+    if any(isinstance(v, Module) or is_parameter(v) for v in items):
+        kind = type(value).__name__
+        fix = "nn.ModuleDict" if isinstance(value, dict) else "nn.ModuleList"
+        warnings.warn(
+            f"{type(module).__name__}.{name} is a plain {kind} of modules or parameters: they are not "
+            f"registered, so parameters(), state_dict(), train()/eval() and optimizers will not see "
+            f"them; use {fix}(...) instead",
+            UserWarning,
+            stacklevel=3,
+        )

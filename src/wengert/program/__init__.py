@@ -11,17 +11,23 @@ interpreters and passes over it.
 The core never imports this package; it reaches the core only through the trace interface.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from .ir import Equation, Literal, Program, Var
 from .jit import CacheInfo, Jitted, jit
 from .table import TraceTable, trace_table
 from .trace import ConcretizationError, LeakedTracerError, program
 
 
-def source(f, static_argnums=()):
+def source(f: Callable, static_argnums: int | Sequence[int] = ()) -> Callable[..., str]:
     """A function returning the numpy source of `f` traced on its arguments:
-    `wengert.source(f)(x)` is `wengert.program(f)(x).source()`."""
+    `wengert.source(f)(x)` is `wengert.program(f)(x).source()`. With `wengert.grad(f)` for f this is
+    source transformation: the derivative as code."""
 
-    def make(*args) -> str:
+    def make(*args: Any) -> str:
         return program(f, static_argnums)(*args).source()
 
     return make

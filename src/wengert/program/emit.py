@@ -13,6 +13,7 @@ primitive's own numpy implementation, whose text is copied into the source. Two 
 
 from __future__ import annotations
 
+import dis
 import inspect
 import linecache
 import math
@@ -170,6 +171,12 @@ TEMPLATES: dict[str, Callable] = {
     "getitem": lambda a, p, em: f"{_wrap(a[0])}[{_index_text(p['index'], em)}]",
     "concatenate": _concatenate,
     "cast": lambda a, p, em: f"np.asarray({a[0]}).astype({literal(np.dtype(p['dtype']))}, copy=False)",
+    "copy": lambda a, p, em: f"np.array({a[0]}, copy=True)",
+    "leaky_relu": lambda a, p, em: f"np.where({a[0]} > 0, {a[0]}, {_wrap(a[1])} * {_wrap(a[0])})",
+    "silu": lambda a, p, em: f"{_wrap(a[0])} * {em.helper('_sigmoid')}({a[0]})",
+    "gelu": lambda a, p, em: (
+        f"0.5 * {_wrap(a[0])} * (1.0 + {em.helper('_erf')}({_wrap(a[0])} * {0.5**0.5!r}))"
+    ),
 }
 
 #: Primitives computed by calling their numpy implementation; its source is copied into the text.
@@ -184,7 +191,24 @@ HELPERS = {
     "scatter_add": "_scatter_add",
     "linear": "_linear",
 }
-_HELPER_DEPS = {"_scatter_add": ["_is_basic"]}
+
+
+def _helper_deps(name: str, seen: set | None = None) -> list[str]:
+    """The table module's functions that helper `name` calls (recursively), in definition order."""
+    seen = set() if seen is None else seen
+    out: list[str] = []
+    codes = [_helper(name).__code__]
+    while codes:
+        code = codes.pop()
+        codes.extend(c for c in code.co_consts if inspect.iscode(c))
+        names = [i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"]
+        for n in names:
+            f = getattr(P, n, None)
+            if n not in seen and inspect.isfunction(f) and f.__module__ == P.__name__:
+                seen.add(n)
+                out += [*_helper_deps(n, seen), n]
+    return out
+
 
 #: Results that may share memory with their first argument (never written in place).
 VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "cast", "stop_gradient"}
@@ -260,7 +284,7 @@ class _Emitter:
 
     def helper(self, fn_name: str) -> str:
         if self.standalone:
-            for dep in [*_HELPER_DEPS.get(fn_name, []), fn_name]:
+            for dep in [*_helper_deps(fn_name), fn_name]:
                 if dep not in self.helpers:
                     self.helpers.append(dep)
         else:

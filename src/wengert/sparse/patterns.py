@@ -21,6 +21,7 @@ matrices: one row per element of the value, one column per input variable.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from typing import Any
@@ -245,9 +246,10 @@ def _contraction(Ix, Iy, Io, mx, my, traced, sizes, n_out):
     """Links and terms of out[o] = sum_t x[Ix[t]] y[Iy[t]] over broadcast index arrays (one entry per
     term t); mx / my mark the terms whose other factor may be nonzero."""
     links = {}
-    Ix, Iy, Io = (np.ravel(a) for a in np.broadcast_arrays(Ix, Iy, Io))
-    mx = np.broadcast_to(mx, Ix.shape).ravel() if mx is not None else None
-    my = np.broadcast_to(my, Ix.shape).ravel() if my is not None else None
+    shape = np.broadcast_shapes(*(np.shape(a) for a in (Ix, Iy, Io, mx, my) if a is not None))
+    Ix, Iy, Io = (np.broadcast_to(a, shape).ravel() for a in (Ix, Iy, Io))
+    mx = np.broadcast_to(mx, shape).ravel() if mx is not None else None
+    my = np.broadcast_to(my, shape).ravel() if my is not None else None
     for i, own, other_mask in ((0, Ix, my), (1, Iy, mx)):
         if i in traced:
             keep = slice(None) if other_mask is None else other_mask
@@ -345,6 +347,8 @@ _LINEAR2: dict = {}  # elementwise primitives with no nonzero second partial
 for _p in (P.add, P.sub, P.neg, P.relu, P.abs_, P.maximum, P.minimum, P.where, P.clip):
     _LINEAR2[_p] = set()
 _LINEAR2[P.mul] = {(0, 1)}
+_LINEAR2[P.copy] = set()
+_LINEAR2[P.leaky_relu] = {(0, 1)}  # piecewise linear in x; the slope a multiplies x
 _LINEAR2[P.div] = {(0, 1), (1, 1)}
 
 
@@ -370,10 +374,9 @@ def _register() -> None:
     P.matmul.sparsity = matmul_rule
     P.linear.sparsity = linear_rule
     P.scatter_add.sparsity = scatter_rule
+    P.conv.sparsity = conv_rule
+    P.max_pool.sparsity = max_pool_rule
     P.fold.sparsity = fold_rule
-    # convolution and max pooling: declared conservative (every output on every input) for now
-    P.conv.sparsity = dense_rule
-    P.max_pool.sparsity = dense_rule
 
 
 def scatter_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
@@ -386,21 +389,64 @@ def scatter_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
     return Deps({0: Lin(n_out, _size(g), mat=_coo(pos, np.arange(_size(g)), n_out, _size(g)))})
 
 
-def fold_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
-    """fold (col2im): element (..., k, *out) of cols is added at the output position that kernel
-    offset k reads for that output (found by slicing an array of output positions)."""
-    cols = vals[0]
-    kernel, stride, dilation = kwargs["kernel"], kwargs["stride"], kwargs["dilation"]
-    nd = len(kernel)
-    n_out = _size(ans)
-    out = np.shape(cols)[-nd:]
-    where_ = np.arange(n_out).reshape(kwargs["new_shape"])
+def _windows_of(index: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
+    """(K, ..., *out): for each kernel offset, the elements of `index` that offset reads."""
     parts = [
-        np.expand_dims(where_[(Ellipsis, *P._pool_slices(off, out, stride, dilation))], -nd - 1)
-        for off in np.ndindex(*kernel)
+        index[(Ellipsis, *P._pool_slices(off, out, stride, dilation))]
+        for off in itertools.product(*map(range, kernel))
     ]
-    pos = np.broadcast_to(np.concatenate(parts, axis=-nd - 1), np.shape(cols)).ravel()
-    return Deps({0: Lin(n_out, _size(cols), mat=_coo(pos, np.arange(_size(cols)), n_out, _size(cols)))})
+    return np.stack(parts)
+
+
+def conv_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
+    """out[n, o, p] = sum over the input channels c of o's group and the kernel offsets k of
+    x[n, c, window(p, k)] * w[o, c, k] (zero padding reads nothing)."""
+    x, w = vals
+    groups = kwargs["groups"]
+    kernel = tuple(np.shape(w)[2:])
+    n, cg, o = np.shape(x)[0], np.shape(w)[1], np.shape(w)[0]
+    og, K = o // groups, math.prod(kernel)
+    xi = P._pad_crop(np.arange(1, _size(x) + 1).reshape(np.shape(x)), kwargs["padding"]) - 1
+    out = tuple(np.shape(ans)[2:])
+    U = _windows_of(xi, kernel, kwargs["stride"], kwargs["dilation"], out)  # (K, N, C, *out)
+    U = np.moveaxis(U.reshape(K, n, groups, cg, -1), 0, -1)  # (N, G, cg, P, K)
+    Ix = U[:, :, None]  # (N, G, 1, cg, P, K)
+    Iw = np.arange(_size(w)).reshape(groups, og, cg, 1, K)[None]  # (1, G, og, cg, 1, K)
+    Io = np.arange(_size(ans)).reshape(n, groups, og, 1, -1, 1)
+    Ix, Iw, Io = (np.ravel(a) for a in np.broadcast_arrays(Ix, Iw, Io))
+    keep = Ix >= 0
+    Ix, Iw, Io = Ix[keep], Iw[keep], Io[keep]
+    mx = np.ravel(vals[0])[Ix] != 0 if 0 in trusted else None
+    mw = np.ravel(vals[1])[Iw] != 0 if 1 in trusted else None
+    return _contraction(Ix, Iw, Io, mx, mw, traced, (_size(x), _size(w)), _size(ans))
+
+
+def max_pool_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
+    """Each output element on the elements of its window (padding reads nothing)."""
+    x = vals[0]
+    kernel = tuple(kwargs["kernel"])
+    xi = P._pool_pad(np.arange(1, _size(x) + 1).reshape(np.shape(x)), kwargs["padding"], 0) - 1
+    out = tuple(np.shape(ans)[-len(kernel) :])
+    cols = _windows_of(xi, kernel, kwargs["stride"], kwargs["dilation"], out).reshape(-1, _size(ans))
+    rows = np.broadcast_to(np.arange(_size(ans)), cols.shape)
+    keep = cols >= 0
+    return Deps({0: Lin(_size(ans), _size(x), mat=_coo(rows[keep], cols[keep], _size(ans), _size(x)))})
+
+
+def fold_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
+    """cols (..., K, *out) added into zeros of new_shape: each element to the one position its kernel
+    offset's strided slice covers (found by reading an array of positions the same way)."""
+    cols = vals[0]
+    kernel = tuple(kwargs["kernel"])
+    nd = len(kernel)
+    out = tuple(np.shape(cols)[-nd:])
+    dest = np.arange(_size(ans)).reshape(kwargs["new_shape"])
+    pos = _windows_of(dest, kernel, kwargs["stride"], kwargs["dilation"], out)  # (K, ..., *out)
+    pos = np.moveaxis(pos, 0, -nd - 1)
+    pos = np.broadcast_to(pos, np.shape(cols)).ravel()
+    return Deps(
+        {0: Lin(_size(ans), _size(cols), mat=_coo(pos, np.arange(_size(cols)), _size(ans), _size(cols)))}
+    )
 
 
 _register()

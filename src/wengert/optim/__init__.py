@@ -1,8 +1,12 @@
-"""Optimisers (SGD, Adam, AdamW) and learning-rate schedules (StepLR, CosineAnnealingLR).
+"""Optimisers (SGD, Adam, AdamW, RMSprop, Adagrad); learning-rate schedules live in
+`wengert.optim.lr_scheduler` (and stay importable from here).
 
-The update rules follow PyTorch's definitions exactly. Optimisers update the parameters' arrays in
-place, outside the graph (no tape, no new tensors), so a step costs a few numpy operations per
-parameter. Gradients are only read: an engine may share one gradient array between several leaves.
+The update rules follow PyTorch's definitions exactly. A step computes each update with numpy into
+reused work arrays, then writes it through the tensors' in-place path (`inplace.write_update`, what
+`with no_grad(): p -= u` does): the parameter keeps its identity and stays a leaf, and a graph that
+saved the old values refuses a later backward. Gradients are only read: an engine may share one
+gradient array between several leaves. `state_dict()`/`load_state_dict()` save and restore the
+per-parameter state, so training resumes exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -13,9 +17,33 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor
+from ..inplace import write_update
+from ..tensor import Tensor, no_grad
+from . import lr_scheduler
+from .lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LRScheduler,
+    MultiStepLR,
+    StepLR,
+)
 
-__all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "Optimizer", "StepLR"]
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LambdaLR",
+    "MultiStepLR",
+    "Optimizer",
+    "RMSprop",
+    "StepLR",
+    "lr_scheduler",
+]
 
 
 class Optimizer:
@@ -66,7 +94,13 @@ class Optimizer:
             for p in group["params"]:
                 p.grad = None
 
-    def step(self) -> None:  # pragma: no cover - abstract
+    def step(self) -> None:
+        """Update every parameter that has a gradient (outside the graph: under `no_grad()`)."""
+        with no_grad():
+            for group in self.param_groups:
+                self._update(group)
+
+    def _update(self, group: dict[str, Any]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _scratch(self, p: np.ndarray, k: int = 0) -> np.ndarray:
@@ -78,16 +112,16 @@ class Optimizer:
         return w
 
     def _params_with_grads(self, group: dict[str, Any]):
-        """(values array, gradient array, state) of each parameter of `group` that has a gradient."""
+        """(tensor, values array, gradient array, state) of each parameter of `group` with a gradient."""
         state = self.state
-        for p in group["params"]:
-            g = p.grad
+        for t in group["params"]:
+            g = t._node.grad  # read only: no private copy needed (see Tensor.grad)
             if g is None:
                 continue
-            s = state.get(id(p))
+            s = state.get(id(t))
             if s is None:
-                s = state[id(p)] = {}
-            yield p.numpy(), g.numpy(), s
+                s = state[id(t)] = {}
+            yield t, t.numpy(), np.asarray(g), s
 
     # --- state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -131,6 +165,8 @@ class Optimizer:
             p = params[int(k)]
             entry = {}
             for name, v in s.items():
+                if isinstance(v, Tensor):
+                    v = v.numpy()
                 if isinstance(v, np.ndarray):
                     if v.shape != p.shape:
                         raise ValueError(
@@ -177,24 +213,22 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient."""
-        for group in self.param_groups:
-            lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
-            wd, nesterov = group["weight_decay"], group["nesterov"]
-            for p, g, s in self._params_with_grads(group):
-                work = self._scratch(p)
-                if wd:
-                    g = np.add(g, np.multiply(p, wd, out=self._scratch(p, 1)), out=self._scratch(p, 1))
-                if mom:
-                    buf = s.get("momentum_buffer")
-                    if buf is None:
-                        buf = s["momentum_buffer"] = np.array(g, dtype=p.dtype)
-                    else:
-                        buf *= mom
-                        buf += g if damp == 0 else np.multiply(g, 1 - damp, out=work)
-                    g = np.add(g, np.multiply(buf, mom, out=work), out=work) if nesterov else buf
-                p -= np.multiply(g, lr, out=work)
+    def _update(self, group: dict[str, Any]) -> None:
+        lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
+        wd, nesterov = group["weight_decay"], group["nesterov"]
+        for t, p, g, s in self._params_with_grads(group):
+            work = self._scratch(p)
+            if wd:
+                g = np.add(g, np.multiply(p, wd, out=self._scratch(p, 1)), out=self._scratch(p, 1))
+            if mom:
+                buf = s.get("momentum_buffer")
+                if buf is None:
+                    buf = s["momentum_buffer"] = np.array(g, dtype=p.dtype)
+                else:
+                    buf *= mom
+                    buf += g if damp == 0 else np.multiply(g, 1 - damp, out=work)
+                g = np.add(g, np.multiply(buf, mom, out=work), out=work) if nesterov else buf
+            write_update(t, "sub_", np.multiply(g, lr, out=work))
 
 
 class Adam(Optimizer):
@@ -221,37 +255,33 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: invalid eps {eps}")
         super().__init__(params, dict(lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay))
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient."""
-        for group in self.param_groups:
-            lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            for p, g, s in self._params_with_grads(group):
-                work = self._scratch(p)
-                if wd:
-                    if self.decoupled:
-                        p *= 1 - lr * wd
-                    else:
-                        g = np.add(
-                            g, np.multiply(p, wd, out=self._scratch(p, 1)), out=self._scratch(p, 1)
-                        )
-                if not s:
-                    s["step"] = 0
-                    s["exp_avg"] = np.zeros_like(p)
-                    s["exp_avg_sq"] = np.zeros_like(p)
-                s["step"] = t = s["step"] + 1
-                m, v = s["exp_avg"], s["exp_avg_sq"]
-                m *= b1
-                m += np.multiply(g, 1 - b1, out=work)
-                v *= b2
-                np.multiply(g, g, out=work)
-                work *= 1 - b2
-                v += work
-                denom = np.sqrt(v, out=work)
-                denom /= math.sqrt(1 - b2**t)
-                denom += eps
-                np.divide(m, denom, out=work)
-                work *= lr / (1 - b1**t)
-                p -= work
+    def _update(self, group: dict[str, Any]) -> None:
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        for t, p, g, s in self._params_with_grads(group):
+            work = self._scratch(p)
+            if wd:
+                if self.decoupled:
+                    write_update(t, "mul_", 1 - lr * wd)
+                else:
+                    g = np.add(g, np.multiply(p, wd, out=self._scratch(p, 1)), out=self._scratch(p, 1))
+            if not s:
+                s["step"] = 0
+                s["exp_avg"] = np.zeros_like(p)
+                s["exp_avg_sq"] = np.zeros_like(p)
+            s["step"] = step = s["step"] + 1
+            m, v = s["exp_avg"], s["exp_avg_sq"]
+            m *= b1
+            m += np.multiply(g, 1 - b1, out=work)
+            v *= b2
+            np.multiply(g, g, out=work)
+            work *= 1 - b2
+            v += work
+            denom = np.sqrt(v, out=work)
+            denom /= math.sqrt(1 - b2**step)
+            denom += eps
+            np.divide(m, denom, out=work)
+            work *= lr / (1 - b1**step)
+            write_update(t, "sub_", work)
 
 
 class AdamW(Adam):
@@ -271,70 +301,119 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay)
 
 
-# --- learning-rate schedules -------------------------------------------------------------------------
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), as in PyTorch: with g = grad + weight_decay * p,
 
-
-class LRScheduler:
-    """Base class: sets each group's "lr" from its initial value and the epoch count.
-
-    Call `step()` once per epoch after `optimizer.step()`; `last_epoch` counts the calls (the
-    constructor makes the first, setting epoch 0's rate, as in PyTorch).
+    v <- alpha v + (1 - alpha) g**2;  centered: a <- alpha a + (1 - alpha) g, v~ = v - a**2, else v~ = v;
+    d = g / (sqrt(v~) + eps);  with momentum: b <- momentum b + d, p <- p - lr b;  else p <- p - lr d.
     """
 
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        for g in optimizer.param_groups:
-            if last_epoch == -1:
-                g.setdefault("initial_lr", g["lr"])
-            elif "initial_lr" not in g:
-                raise KeyError("resuming a schedule (last_epoch != -1) needs 'initial_lr' in each group")
-        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self.step()
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {alpha}")
+        if eps < 0 or momentum < 0:
+            raise ValueError(f"RMSprop: invalid eps {eps} or momentum {momentum}")
+        defaults = dict(
+            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered
+        )
+        super().__init__(params, defaults)
 
-    def lr_at(self, base_lr: float, epoch: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _update(self, group: dict[str, Any]) -> None:
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        wd, mom, centered = group["weight_decay"], group["momentum"], group["centered"]
+        for t, p, g, s in self._params_with_grads(group):
+            work = self._scratch(p)
+            if wd:
+                g = np.add(g, np.multiply(p, wd, out=self._scratch(p, 1)), out=self._scratch(p, 1))
+            if not s:
+                s["step"] = 0
+                s["square_avg"] = np.zeros_like(p)
+                if mom:
+                    s["momentum_buffer"] = np.zeros_like(p)
+                if centered:
+                    s["grad_avg"] = np.zeros_like(p)
+            s["step"] += 1
+            v = s["square_avg"]
+            v *= alpha
+            np.multiply(g, g, out=work)
+            work *= 1 - alpha
+            v += work
+            if centered:
+                a = s["grad_avg"]
+                a *= alpha
+                a += np.multiply(g, 1 - alpha, out=work)
+                np.multiply(a, a, out=work)
+                np.subtract(v, work, out=work)
+                avg = np.sqrt(work, out=work)
+            else:
+                avg = np.sqrt(v, out=work)
+            avg += eps
+            np.divide(g, avg, out=work)
+            if mom:
+                buf = s["momentum_buffer"]
+                buf *= mom
+                buf += work
+                write_update(t, "sub_", np.multiply(buf, lr, out=work))
+            else:
+                work *= lr
+                write_update(t, "sub_", work)
 
-    def step(self) -> None:
-        """Advance one epoch and set the learning rates for it."""
-        self.last_epoch += 1
-        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = self.lr_at(base, self.last_epoch)
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the last `step()`, one per group."""
-        return list(self._last_lr)
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), as in PyTorch: with g = grad + weight_decay * p and step count k,
 
-    def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+    s <- s + g**2;  p <- p - lr / (1 + (k - 1) lr_decay) * g / (sqrt(s) + eps),
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
+    the sum s starting at `initial_accumulator_value`.
+    """
 
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        if lr_decay < 0 or initial_accumulator_value < 0 or eps < 0:
+            raise ValueError(
+                f"Adagrad: invalid lr_decay {lr_decay}, initial_accumulator_value "
+                f"{initial_accumulator_value} or eps {eps}"
+            )
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+        )
+        super().__init__(params, defaults)
 
-class StepLR(LRScheduler):
-    """lr = initial_lr * gamma ** (epoch // step_size): decay by `gamma` every `step_size` epochs."""
-
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if step_size < 1:
-            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
-        self.step_size, self.gamma = int(step_size), float(gamma)
-        super().__init__(optimizer, last_epoch)
-
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        return base_lr * self.gamma ** (epoch // self.step_size)
-
-
-class CosineAnnealingLR(LRScheduler):
-    """lr = eta_min + (initial_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2: from the initial rate
-    down to `eta_min` at epoch T_max along half a cosine (and back up after, as in PyTorch)."""
-
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        if T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
-        self.T_max, self.eta_min = int(T_max), float(eta_min)
-        super().__init__(optimizer, last_epoch)
-
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+    def _update(self, group: dict[str, Any]) -> None:
+        lr, decay, wd, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
+        for t, p, g, s in self._params_with_grads(group):
+            work = self._scratch(p)
+            if wd:
+                g = np.add(g, np.multiply(p, wd, out=self._scratch(p, 1)), out=self._scratch(p, 1))
+            if not s:
+                s["step"] = 0
+                s["sum"] = np.full_like(p, group["initial_accumulator_value"])
+            s["step"] = k = s["step"] + 1
+            clr = lr / (1 + (k - 1) * decay)
+            acc = s["sum"]
+            acc += np.multiply(g, g, out=work)
+            std = np.sqrt(acc, out=work)
+            std += eps
+            np.divide(g, std, out=work)
+            work *= clr
+            write_update(t, "sub_", work)
