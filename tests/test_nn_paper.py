@@ -64,22 +64,23 @@ def test_plain_sgd_learns_the_digits():
 
 def test_wengert_train_model_paper_uses_the_papers_settings(tmp_path, capsys):
     from wengert.cli import main
+    from wengert.cli.runs import MODEL_FILE
 
     out = tmp_path / "run"
     args = ["train", "--model", "paper", "--limit", "500", "--epochs", "1", "--out", str(out)]
     assert main([*args, "--no-plot", "--quiet"]) == 0
-    meta = W.io.load_metadata(out / "model.wgt")
+    meta = W.io.load_metadata(out / MODEL_FILE)
     assert meta["model"] == "paper" and meta["architecture"]["sizes"] == [784, 256, 10]
     training = meta["training"]
     assert training["optimizer"] == "sgd" and training["lr"] == 6.0 and training["momentum"] == 0.0
     assert training["schedule"] == "none" and training["normalize"] == "none"
     assert meta.get("input_mean", 0.0) == 0.0 and meta.get("input_std", 1.0) == 1.0  # raw pixels
-    assert main(["predict", str(out / "model.wgt"), "--limit", "500", "--quiet"]) == 0
+    assert main(["predict", str(out / MODEL_FILE), "--limit", "500", "--quiet"]) == 0
     capsys.readouterr()
     # an explicit setting still wins over the model's default
     out2 = tmp_path / "run2"
     assert main([*args[:-1], str(out2), "--momentum", "0.5", "--no-plot", "--quiet"]) == 0
-    assert W.io.load_metadata(out2 / "model.wgt")["training"]["momentum"] == 0.5
+    assert W.io.load_metadata(out2 / MODEL_FILE)["training"]["momentum"] == 0.5
     assert main(["train", "--model", "paper", "--hidden", "8", "8", "--out", str(tmp_path / "x")]) == 2
     assert "one hidden layer" in capsys.readouterr().err
 
@@ -87,7 +88,8 @@ def test_wengert_train_model_paper_uses_the_papers_settings(tmp_path, capsys):
 @pytest.mark.slow
 def test_wengert_train_model_paper_reaches_its_reported_accuracy(tmp_path):
     from wengert.cli import main
+    from wengert.cli.runs import MODEL_FILE
 
     out = tmp_path / "run"
     assert main(["train", "--model", "paper", "--out", str(out), "--no-plot", "--quiet"]) == 0
-    assert W.io.load_metadata(out / "model.wgt")["test_accuracy"] > 0.945  # README: 95.45% at seed 0
+    assert W.io.load_metadata(out / MODEL_FILE)["test_accuracy"] > 0.945  # README: 95.45% at seed 0

@@ -35,7 +35,7 @@ import numpy as np
 from .core import primitives as P
 from .core.primitive import Elementwise
 from .core.trace import BOX_TYPES, Trace, next_level, raw, unwrap_for
-from .tensor import _fbox
+from .tensor import forward_box
 
 __all__ = ["TaylorPolynomial", "taylor", "taylor_expand"]
 
@@ -116,7 +116,7 @@ class TaylorTrace(Trace):
                 return hit[1]
         vals, idx = unwrap_for(self, args)
         ans = prim(*vals, **kwargs)
-        out = _fbox(ans, self, None)
+        out = forward_box(ans, self, None)
         shape = np.shape(raw(ans))
         if isinstance(prim, Elementwise):
             rule = self._elementwise(prim, args, idx, out, shape)
@@ -191,9 +191,9 @@ def taylor(f: Callable, x: Any, order: int, direction: Any = None) -> list:
     derivatives of a function of several variables, see `taylor_expand`.
     """
     _check_order(order, "taylor")
-    from .transforms import _prepare
+    from .transforms import prepare_input
 
-    x = _prepare(x, "taylor", "x")
+    x = prepare_input(x, "taylor", "x")
     v = (
         np.ones_like(raw(x))
         if direction is None
@@ -202,7 +202,7 @@ def taylor(f: Callable, x: Any, order: int, direction: Any = None) -> list:
     if np.shape(v) != np.shape(raw(x)):
         raise ValueError(f"taylor: direction of shape {np.shape(v)} for x of shape {np.shape(raw(x))}")
     tr = TaylorTrace(next_level())
-    box = _fbox(x, tr, None)
+    box = forward_box(x, tr, None)
     box._tangent = Series(x, lambda k: v if k == 1 else 0.0 * v)
     with tr:
         out = f(box)
@@ -402,16 +402,16 @@ def taylor_expand(f: Callable, x: Any, order: int) -> TaylorPolynomial:
     transforms).
     """
     _check_order(order, "taylor_expand")
-    from .transforms import _prepare
+    from .transforms import prepare_input
 
-    x = np.asarray(raw(_prepare(x, "taylor_expand", "x")), dtype=np.float64)
+    x = np.asarray(raw(prepare_input(x, "taylor_expand", "x")), dtype=np.float64)
     n = x.size
     if n == 0:
         raise ValueError("taylor_expand: x has no elements")
     mono = _monomials(n, order)
     tr = MultiTaylorTrace(next_level(), n, order)
     seed = np.eye(n).reshape((n,) + x.shape)
-    box = _fbox(x, tr, None)
+    box = forward_box(x, tr, None)
     box._tangent = Series(x[None], lambda k: seed if k == 1 else np.zeros((len(mono[k]),) + x.shape))
     with tr:
         out = f(box)

@@ -532,9 +532,6 @@ def constant(value) -> Tensor:
     return reverse_box(value, None, None)
 
 
-_fbox = forward_box  # the name taylor.py imports
-
-
 EAGER = EagerTrace(EAGER_LEVEL, reverse_box)
 trace.const_box = constant
 trace.eager = EAGER

@@ -51,9 +51,6 @@ def prepare_input(x: Any, who: str, pos: str):
     return a
 
 
-_prepare = prepare_input  # the name taylor.py imports
-
-
 def _require_float(dtype, who, pos, x) -> None:
     if np.dtype(dtype).kind != "f":
         raise TypeError(
