@@ -8,6 +8,7 @@ import pytest
 
 from wengert.cli import main
 from wengert.cli.args import apply_model_defaults, build_parser
+from wengert.cli.runs import MODEL_FILE
 
 
 def test_cnn_has_its_own_defaults_and_the_mlp_keeps_the_papers():
@@ -39,7 +40,7 @@ def test_train_cnn_then_predict_reads_it_back(tmp_path, capsys):
     assert meta["model"] == "cnn"
     assert meta["architecture"] == {"channels": [4, 8], "image_size": 28, "num_classes": 10}
     assert meta["training"]["optimizer"] == "adam" and meta["training"]["batch_size"] == 64
-    assert main(["predict", str(out / "model.safetensors"), "--limit", "200", "--quiet"]) == 0
+    assert main(["predict", str(out / MODEL_FILE), "--limit", "200", "--quiet"]) == 0
     acc = f"{meta['test_accuracy']:.2%}"
     assert acc in trained and acc in capsys.readouterr().out  # the same model, the same accuracy
 
