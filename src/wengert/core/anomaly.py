@@ -74,6 +74,7 @@ def warn_at_user_line(name: str, fn):
             return fn(*args, **kwargs)
 
     wrapped.__name__ = getattr(fn, "__name__", name)
+    wrapped.__wrapped__ = fn  # what code generation emits (compiled programs call numpy directly)
     return wrapped
 
 

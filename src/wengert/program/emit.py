@@ -223,6 +223,11 @@ def _table():
     return {p.name: p for p in vars(P).values() if isinstance(p, (Elementwise, Structural, NonDiff))}
 
 
+def _ufunc(prim):
+    """The numpy function computing a primitive (unwrapped from its user-line warnings, if any)."""
+    return getattr(prim.impl, "__wrapped__", prim.impl)
+
+
 def _attach() -> None:
     """Give every primitive of the table its code template (the `source` field of its entry)."""
     for name, prim in _table().items():
@@ -231,8 +236,8 @@ def _attach() -> None:
         elif name in HELPERS:
             fn = HELPERS[name]
             prim.source = lambda a, p, em, fn=fn: f"{em.helper(fn)}({', '.join(a)}{_kw(p, em, {})})"
-        elif isinstance(prim.impl, np.ufunc):
-            uf = prim.impl.__name__
+        elif isinstance(_ufunc(prim), np.ufunc):
+            uf = _ufunc(prim).__name__
             prim.source = lambda a, p, em, uf=uf: f"np.{uf}({', '.join(a)})"
 
 
@@ -241,7 +246,7 @@ _attach()
 
 def _inplace_ufunc(prim):
     """The numpy ufunc computing an elementwise primitive (for writing into a dead buffer)."""
-    impl = prim.impl
+    impl = _ufunc(prim)
     if isinstance(impl, np.ufunc) and impl.nout == 1 and isinstance(prim, Elementwise):
         return impl.__name__
     if prim.name == "relu":
