@@ -69,20 +69,25 @@ class Adadelta(optim.Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
 
     def step(self):
-        for group in self.param_groups:
-            lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-            for p, g, s in self._params_with_grads(group):
-                if wd:
-                    g = g + wd * p
-                if not s:
-                    s["square_avg"], s["acc_delta"] = np.zeros_like(p), np.zeros_like(p)
-                v, u = s["square_avg"], s["acc_delta"]
-                v *= rho
-                v += (1 - rho) * g * g
-                delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
-                u *= rho
-                u += (1 - rho) * delta * delta
-                p -= lr * delta
+        with wengert.no_grad():  # the update itself is not differentiated
+            for group in self.param_groups:
+                lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = p.grad.numpy()
+                    if wd:
+                        g = g + wd * p.numpy()
+                    s = self.state.setdefault(id(p), {})
+                    if not s:
+                        s["square_avg"], s["acc_delta"] = np.zeros_like(g), np.zeros_like(g)
+                    v, u = s["square_avg"], s["acc_delta"]
+                    v *= rho
+                    v += (1 - rho) * g * g
+                    delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+                    u *= rho
+                    u += (1 - rho) * delta * delta
+                    p -= lr * delta  # in place: the optimizer's tensor is the model's
 
 
 def train(args, model, train_loader, optimizer, epoch):
