@@ -122,7 +122,7 @@ def torch_cnn(model: nn.CNN):
             return self.fc(x.flatten(1))
 
     net = TorchCNN()
-    net.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    net.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
     return net
 
 
