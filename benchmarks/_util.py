@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 
 
-def time_per_call(fn: Callable[[], object], min_time: float = 0.2, repeats: int = 7) -> float:
-    """Median seconds per call of fn over `repeats` blocks, each running at least `min_time`."""
+def time_samples(fn: Callable[[], object], min_time: float = 0.2, repeats: int = 7) -> list[float]:
+    """Seconds per call of fn in `repeats` blocks, each running at least `min_time`."""
     fn()  # warm up
     n = 1
     while True:
@@ -28,7 +28,12 @@ def time_per_call(fn: Callable[[], object], min_time: float = 0.2, repeats: int 
         for _ in range(n):
             fn()
         samples.append((time.perf_counter() - t0) / n)
-    return statistics.median(samples)
+    return samples
+
+
+def time_per_call(fn: Callable[[], object], min_time: float = 0.2, repeats: int = 7) -> float:
+    """Median seconds per call of fn over `repeats` blocks, each running at least `min_time`."""
+    return statistics.median(time_samples(fn, min_time, repeats))
 
 
 def time_interleaved(

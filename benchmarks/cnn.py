@@ -31,7 +31,7 @@ import tracemalloc
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import table, time_per_call
+from _util import cpu_model, table, time_per_call
 
 import wengert as W
 from wengert import nn, optim
@@ -71,12 +71,7 @@ def _limit_threads() -> None:
 
 def machine() -> str:
     """CPU model, core count, load and library versions: printed above every table."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     try:
         import torch

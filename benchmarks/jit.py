@@ -35,7 +35,7 @@ if THREADS == "1":
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import table
+from _util import cpu_model, table
 
 import wengert as W
 
@@ -93,15 +93,7 @@ def fmt(samples, unit: float = 1e3) -> str:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     versions = [
         f"Python {platform.python_version()}",
         f"numpy {np.__version__}",

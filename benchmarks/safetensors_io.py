@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import table
+from _util import cpu_model, table
 
 import wengert as W
 
@@ -83,12 +82,7 @@ def main() -> None:
         rows.append(
             [name, f"{med * 1e3:.1f}", f"{lo * 1e3:.1f}-{hi * 1e3:.1f}", f"{mb / med:,.0f}", ratio]
         )
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     print(f"{len(state)} tensors, {mb:.0f} MB float32; {cpu}, {os.cpu_count()} cores")
     print(", ".join(versions))
     print(f"load average: {os.getloadavg()[0]:.1f}")

@@ -25,35 +25,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
-from _util import installed, table
+from _util import cpu_model, installed, table, time_samples
 from sparse_newton import bratu_residual, chained_rosenbrock
 
 import wengert as W
 from wengert.sparse import coloring
 
 BIG_PEERS = "--no-big-peers" not in sys.argv
-
-
-def samples(fn, min_time: float = 0.2, repeats: int = 7) -> list[float]:
-    """Seconds per call of fn in `repeats` blocks, each running at least `min_time`."""
-    fn()
-    n, dt = 1, 0.0
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t0
-        if dt >= min_time / 4:
-            break
-        n *= 2
-    n = max(1, int(n * (min_time / 4) / max(dt, 1e-9)))
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        out.append((time.perf_counter() - t0) / n)
-    return out
 
 
 def fmt(s: list[float]) -> str:
@@ -68,15 +46,7 @@ def timed(make):
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import scipy
 
     vers = [f"wengert {W.__version__}", f"numpy {np.__version__}", f"scipy {scipy.__version__}"]
@@ -196,14 +166,14 @@ def bench_bratu(k, rows, colour_rows, dense: bool, peers: bool):
     F = lambda v: bratu_residual(v, k)
     J = W.sparse_jacobian(F)
     _, setup = timed(lambda: J.plan(x))
-    ours = samples(lambda: J(x))
+    ours = time_samples(lambda: J(x))
     label = f"Bratu Jacobian, k = {k} (n = {n:,})"
     add(rows, [label, "wengert sparse_jacobian", fmt(ours), f"{setup:.2f} s", "1.00"])
     colour_rows.append(
         [label, str(J.colors), str(coloring.lower_bound(J.pattern)), J.mode, peer_colours(J.pattern)]
     )
     if dense:
-        d = samples(lambda: W.jacfwd(F)(x), repeats=3)
+        d = time_samples(lambda: W.jacfwd(F)(x), repeats=3)
         add(rows, [label, "wengert jacfwd (dense)", fmt(d), "-", ratio(d, ours)])
     if not peers:
         return
@@ -211,7 +181,7 @@ def bench_bratu(k, rows, colour_rows, dense: bool, peers: bool):
         if name not in PEERS:
             continue
         call, setup = timed(make)
-        s = samples(call)
+        s = time_samples(call)
         add(rows, [label, name, fmt(s), f"{setup:.2f} s", ratio(s, ours)])
 
 
@@ -219,7 +189,7 @@ def bench_rosen(n, rows, colour_rows, dense: bool, peers: bool):
     x = np.random.default_rng(0).uniform(-1, 1, n)
     H = W.sparse_hessian(chained_rosenbrock)
     _, setup = timed(lambda: H.plan(x))
-    ours = samples(lambda: H(x), repeats=5 if n > 10**5 else 7)
+    ours = time_samples(lambda: H(x), repeats=5 if n > 10**5 else 7)
     label = f"chained Rosenbrock Hessian, n = {n:,}"
     mem = f" (peak RSS {peak_memory(n)})" if n >= 10**6 else ""
     add(rows, [label, "wengert sparse_hessian", fmt(ours), f"{setup:.2f} s{mem}", "1.00"])
@@ -227,11 +197,11 @@ def bench_rosen(n, rows, colour_rows, dense: bool, peers: bool):
         [label, str(H.colors), str(coloring.lower_bound(H.pattern)), "star", peer_colours(H.pattern)]
     )
     if dense:
-        d = samples(lambda: W.hessian(chained_rosenbrock)(x))
+        d = time_samples(lambda: W.hessian(chained_rosenbrock)(x))
         add(rows, [label, "wengert hessian (dense)", fmt(d), "-", ratio(d, ours)])
         dense_jit = W.jit(W.hessian(chained_rosenbrock))
         _, setup = timed(lambda: dense_jit(x))
-        d = samples(lambda: dense_jit(x))
+        d = time_samples(lambda: dense_jit(x))
         add(rows, [label, "wengert jit(hessian) (dense)", fmt(d), f"{setup:.2f} s", ratio(d, ours)])
     if not peers:
         return
@@ -242,7 +212,7 @@ def bench_rosen(n, rows, colour_rows, dense: bool, peers: bool):
         if name not in PEERS:
             continue
         call, setup = timed(make)
-        s = samples(call, repeats=5 if n > 10**5 else 7)
+        s = time_samples(call, repeats=5 if n > 10**5 else 7)
         add(rows, [label, name, fmt(s), f"{setup:.2f} s", ratio(s, ours)])
 
 

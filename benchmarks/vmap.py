@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import installed, table, time_per_call
+from _util import cpu_model, installed, table, time_per_call
 
 import wengert as W
 
@@ -28,12 +28,7 @@ except ImportError:  # an older _util: the same paragraph, written here
     def machine_header(peers=("torch", "jax")) -> str:
         import importlib.metadata as md
 
-        model = platform.processor() or platform.machine()
-        try:
-            with open("/proc/cpuinfo") as f:
-                model = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-        except (OSError, StopIteration):
-            pass
+        model = cpu_model()
         versions = []
         for name in peers:
             try:
