@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core import primitives as P
 from ..core.primitive import Elementwise, NonDiff, Structural
-from .ir import Literal, Program, Var
+from .ir import Literal, Program, Var, use_counts
 
 # --- rendering values -------------------------------------------------------------------------------
 
@@ -316,14 +316,7 @@ class _Emitter:
 
 def _folded_transposes(prog: Program) -> dict:
     """Transposes used once, by a matrix product: emitted inside the product (`a.T @ b`)."""
-    uses: dict = {}
-    for e in prog.equations:
-        for a in e.inputs:
-            if type(a) is Var:
-                uses[a] = uses.get(a, 0) + 1
-    for o in prog.outvars:
-        if type(o) is Var:
-            uses[o] = uses.get(o, 0) + 2
+    uses = use_counts(prog, output_uses=2)
     consumers = {a for e in prog.equations if e.prim.name in ("matmul",) for a in e.inputs}
     return {
         e.out: e
@@ -366,14 +359,7 @@ def _scatter_sums(prog: Program) -> dict:
     """Sums of two scatters into zeros (basic indices, same shape), each used only by the sum: emitted
     as one zeros array written twice. {sum's index: (first scatter, second scatter)}"""
     defs = {e.out: e for e in prog.equations}
-    uses: dict = {}
-    for e in prog.equations:
-        for a in e.inputs:
-            if type(a) is Var:
-                uses[a] = uses.get(a, 0) + 1
-    for o in prog.outvars:
-        if type(o) is Var:
-            uses[o] = uses.get(o, 0) + 2
+    uses = use_counts(prog, output_uses=2)
     out = {}
     for k, e in enumerate(prog.equations):
         if e.prim.name != "add" or not all(type(a) is Var for a in e.inputs):
@@ -408,14 +394,7 @@ def _guards(prog: Program) -> dict:
     """The guarded products of the table's rules, `where(isfinite(d) | (g != 0), g * d, 0)`, whose
     pieces are used only there: emitted as one call `_safe_mul(g, d)`. {where: (g, d, pieces)}"""
     defs = {e.out: e for e in prog.equations}
-    uses: dict = {}
-    for e in prog.equations:
-        for a in e.inputs:
-            if type(a) is Var:
-                uses[a] = uses.get(a, 0) + 1
-    for o in prog.outvars:
-        if type(o) is Var:
-            uses[o] = uses.get(o, 0) + 2
+    uses = use_counts(prog, output_uses=2)
     out = {}
     for e in prog.equations:
         if e.prim.name != "where" or type(e.inputs[2]) is not Literal or e.inputs[2].value != 0:

@@ -267,3 +267,17 @@ class Program:
         from .passes import simplify
 
         return simplify(self)
+
+
+def use_counts(prog: Program, output_uses: int = 1) -> dict:
+    """How many times each variable is read by the program's equations, plus `output_uses` for each
+    time it is an output (2 keeps an output from ever looking "used once")."""
+    counts: dict = {}
+    for e in prog.equations:
+        for a in e.inputs:
+            if type(a) is Var:
+                counts[a] = counts.get(a, 0) + 1
+    for o in prog.outvars:
+        if type(o) is Var:
+            counts[o] = counts.get(o, 0) + output_uses
+    return counts

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import primitives as P
-from .ir import Equation, Literal, Program, Var
+from .ir import Equation, Literal, Program, Var, use_counts
 
 # --- small helpers ------------------------------------------------------------------------------------
 
@@ -51,18 +51,6 @@ def _same_type(a, out: Var) -> bool:
         v = a.value
         return isinstance(v, np.ndarray) and v.shape == out.shape and v.dtype == out.dtype
     return a.shape == out.shape and a.dtype == out.dtype
-
-
-def _uses(prog: Program) -> dict:
-    counts: dict = {}
-    for e in prog.equations:
-        for a in e.inputs:
-            if type(a) is Var:
-                counts[a] = counts.get(a, 0) + 1
-    for o in prog.outvars:
-        if type(o) is Var:
-            counts[o] = counts.get(o, 0) + 1
-    return counts
 
 
 def _with(prog: Program, equations, outvars=None, consts=None) -> Program:
@@ -182,7 +170,7 @@ def _perm(axes, nd):
 def identities(prog: Program) -> Program:
     """Remove operations that return their input unchanged, and merge chains of layout changes."""
     consts = dict(prog.consts)
-    uses = _uses(prog)
+    uses = use_counts(prog)
     defs: dict = {}  # Var -> its (rewritten) equation
     subst: dict = {}
     eqs = []
