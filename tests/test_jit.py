@@ -391,3 +391,55 @@ def test_module_training_step_through_functional_call():
     model.load_state_dict(params)
     assert float(nn.cross_entropy(model(x), y)) < before
     assert step.cache_info().misses == 1
+
+
+# --- the fused softmax cross-entropy --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("lead", [(), (5,), (2, 3)])
+def test_cross_entropy_and_its_gradient_fuse_into_one_call(reduction, dtype, lead):
+    rng = np.random.default_rng(1)
+    z = (rng.standard_normal((*lead, 4)) * 3).astype(dtype)
+    y = rng.integers(0, 4, lead)
+
+    def f(z, y):
+        loss = W.cross_entropy(z, y, reduction=reduction)
+        return W.sum(loss) if reduction == "none" else loss
+
+    vg = W.value_and_grad(f)
+    jvg = W.jit(vg)
+    assert "_cross_entropy_softmax(" in jvg.source(z, y)
+    (lj, gj), (le, ge) = jvg(z, y), vg(z, y)
+    _close(lj, le, dtype)
+    _close(gj, ge, dtype)
+
+
+def test_fused_cross_entropy_keeps_a_softmax_used_elsewhere():
+    rng = np.random.default_rng(2)
+    z, y = rng.standard_normal((6, 5)), rng.integers(0, 5, 6)
+
+    def f(z):
+        return W.cross_entropy(z, y) + W.sum(W.softmax(z, axis=-1) ** 2)
+
+    jvg = W.jit(W.value_and_grad(f))
+    assert "_cross_entropy_softmax(" in jvg.source(z)
+    (vj, gj), (ve, ge) = jvg(z), W.value_and_grad(f)(z)
+    np.testing.assert_allclose(vj, ve, rtol=1e-12)
+    np.testing.assert_allclose(gj, ge, rtol=1e-12)
+
+
+def test_softmax_and_cross_entropy_propagate_nan_and_handle_huge_logits():
+    z = np.array([[1e30, 0.0, -1e30], [np.nan, 1.0, 2.0], [3.0, 3.0, 3.0]], np.float32)
+    y = np.array([0, 1, 2])
+    sm = W.softmax(z, axis=-1)
+    np.testing.assert_array_equal(sm[0], [1, 0, 0])
+    assert np.isnan(sm[1]).all()
+    np.testing.assert_allclose(sm[2], [1 / 3] * 3, rtol=1e-6)
+    loss = W.cross_entropy(z, y, reduction="none")
+    assert loss[0] == 0 and np.isnan(loss[1])
+    jvg = W.jit(W.value_and_grad(lambda z: W.cross_entropy(z, y, reduction="sum")))
+    got, want = jvg(z), W.value_and_grad(lambda z: W.cross_entropy(z, y, reduction="sum"))(z)
+    np.testing.assert_array_equal(np.isnan(got[1]), np.isnan(want[1]))
+    np.testing.assert_allclose(got[1][[0, 2]], want[1][[0, 2]], rtol=1e-6)

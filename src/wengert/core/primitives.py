@@ -686,8 +686,20 @@ linear = Structural(
 # --- normalisations and losses, as primitives with stable forward passes and rules ---------------
 
 
+def _max_keep(x, axis):
+    """max over one axis, keeping it. Over the last axis of a float array, argmax and a gather: numpy's
+    maximum.reduce along short rows (as in logits of ten classes) is several times slower. NaN wins
+    either way (argmax picks the first NaN)."""
+    k = x.shape[-1] if x.ndim else 0
+    if x.dtype.kind != "f" or k == 0 or x.size == 0 or axis not in (-1, x.ndim - 1):
+        return np.maximum.reduce(x, axis=axis, keepdims=True)
+    rows = x.reshape(-1, k)
+    top = rows[np.arange(rows.shape[0]), rows.argmax(axis=1)]
+    return top.reshape(x.shape[:-1] + (1,))
+
+
 def _softmax(x, axis=-1):
-    e = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    e = x - _max_keep(x, axis)
     np.exp(e, out=e)  # e is fresh: work in place
     e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
@@ -709,7 +721,7 @@ softmax = Structural(
 
 
 def _log_softmax(x, axis=-1):
-    z = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    z = x - _max_keep(x, axis)
     z -= np.log(np.add.reduce(np.exp(z), axis=axis, keepdims=True))
     return z
 
@@ -771,7 +783,7 @@ def _as_rows(a, k: int):
 def _cross_entropy(logits, labels, reduction="mean"):
     # self-contained (numpy only): jit's emitted source copies this function
     k = logits.shape[-1]
-    z = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
+    z = logits - _max_keep(logits, -1)
     flat = labels.reshape(-1)
     picked = z.reshape(-1, k)[np.arange(flat.size), flat].reshape(labels.shape)
     np.exp(z, out=z)  # z is fresh: exponentiate in place
@@ -781,6 +793,31 @@ def _cross_entropy(logits, labels, reduction="mean"):
         return nll
     total = np.add.reduce(nll, axis=None)
     return total / nll.size if reduction == "mean" else total
+
+
+def _cross_entropy_softmax(logits, labels, reduction="mean", minus_one_hot=False, scale=None):
+    """(cross_entropy(logits, labels), softmax(logits)) from one pass of shifted exponentials; with
+    minus_one_hot, the second is softmax(logits) - one_hot(labels), the loss's derivative, then
+    multiplied by `scale` if given. (jit emits this where a program asks for both.)"""
+    k = logits.shape[-1]
+    p = logits - _max_keep(logits, -1)
+    flat = labels.reshape(-1)
+    at = np.arange(0, flat.size * k, k) + flat  # the labelled entries of p, flattened
+    pf = p.reshape(-1)  # a view: p is fresh and contiguous
+    picked = pf[at].reshape(labels.shape)
+    np.exp(p, out=p)
+    s = np.add.reduce(p, axis=-1, keepdims=True)
+    p /= s
+    nll = np.log(s.reshape(labels.shape))
+    nll -= picked
+    if minus_one_hot:
+        pf[at] -= 1
+    if scale is not None:
+        p *= scale
+    if reduction == "none":
+        return nll, p
+    total = np.add.reduce(nll, axis=None)
+    return (total / nll.size if reduction == "mean" else total), p
 
 
 def _ce_vjp(g, ans, logits, labels, reduction="mean"):

@@ -106,6 +106,14 @@ def _axis_kw(defaults):
     return lambda fn: lambda a, params, em: f"{fn}({a[0]}{_kw(params, em, defaults)})"
 
 
+def _reduction(fn: str, ufunc: str):
+    """np.sum/np.max/np.min in a module; the ufunc's reduce (the same numbers, without the wrapper's
+    microsecond) in jit's compiled code."""
+    plain = _axis_kw({"axis": None, "keepdims": False})(fn)
+    fast = _axis_kw({"keepdims": False})(f"np.{ufunc}.reduce")
+    return lambda a, params, em: (plain if em.standalone else fast)(a, params, em)
+
+
 def _index_text(index: tuple, em) -> str:
     parts = []
     for i in index:
@@ -160,9 +168,9 @@ TEMPLATES: dict[str, Callable] = {
     "where": lambda a, p, em: f"np.where({a[0]}, {a[1]}, {a[2]})",
     "clip": lambda a, p, em: f"np.clip({a[0]}, {a[1]}, {a[2]})",
     "stop_gradient": lambda a, p, em: a[0],
-    "sum": _axis_kw({"axis": None, "keepdims": False})("np.sum"),
-    "max": _axis_kw({"axis": None, "keepdims": False})("np.max"),
-    "min": _axis_kw({"axis": None, "keepdims": False})("np.min"),
+    "sum": _reduction("np.sum", "add"),
+    "max": _reduction("np.max", "maximum"),
+    "min": _reduction("np.min", "minimum"),
     "argmax": _axis_kw({"axis": None})("np.argmax"),
     "argmin": _axis_kw({"axis": None})("np.argmin"),
     "reshape": lambda a, p, em: f"np.reshape({a[0]}, {literal(tuple(p['new_shape']))})",
@@ -419,6 +427,87 @@ def _guards(prog: Program) -> dict:
     return out
 
 
+def _one_hot_of(e, labels, defs: dict, prog: Program) -> list | None:
+    """The equations of `cast(reshape(labels, shape + (1,)) == arange(k))` ending in e (the one-hot
+    rows the table's cross-entropy rules build while traced), or None."""
+    if e is None or e.prim.name != "cast":
+        return None
+    eq = defs.get(e.inputs[0])
+    if eq is None or eq.prim.name != "equal":
+        return None
+    r, c = eq.inputs
+    rs = defs.get(r)
+    k = e.out.shape[-1] if e.out.ndim else 0
+    if (
+        rs is None
+        or rs.prim.name != "reshape"
+        or rs.inputs[0] is not labels
+        or type(c) is not Var
+        or c not in prog.consts
+    ):
+        return None
+    ref = prog.consts[c]
+    if np.shape(ref) != (k,) or not np.array_equal(ref, np.arange(k)):
+        return None
+    return [rs, eq, e]
+
+
+def _ce_softmax(prog: Program) -> dict:
+    """cross_entropy(z, y) and softmax(z) over the last axis of the same z (a loss and its gradient):
+    emitted as one call computing the shifted exponentials once; when that softmax is used only by
+    `softmax - one_hot(y)`, the subtraction is folded in too, and a scaling by a number after it.
+    {index where the call goes: (ce, the last equation folded in, the scale or None, pieces left out)}"""
+    defs = {e.out: e for e in prog.equations}
+    where = {e.out: k for k, e in enumerate(prog.equations)}
+    uses = use_counts(prog, output_uses=2)
+    users: dict = {}
+    for e in prog.equations:
+        for a in e.inputs:
+            if type(a) is Var:
+                users.setdefault(a, []).append(e)
+    out = {}
+    for ce in prog.equations:
+        if ce.prim.name != "cross_entropy" or not all(type(a) is Var for a in ce.inputs):
+            continue
+        z, y = ce.inputs
+        sm = next(
+            (
+                e
+                for e in users.get(z, ())
+                if e.prim.name == "softmax" and e.params.get("axis", -1) in (-1, z.ndim - 1)
+            ),
+            None,
+        )
+        if sm is None or z.ndim == 0 or sm.out.weak:
+            continue
+        first = min(where[ce.out], where[sm.out])
+        if y in defs and where[y] >= first:
+            continue  # the labels come later than the softmax: keep the two calls
+        pieces, last = {sm.out}, sm
+        if uses.get(sm.out) == 1:
+            sub = users[sm.out][0]
+            if sub.prim.name == "sub" and sub.inputs[0] is sm.out and type(sub.inputs[1]) is Var:
+                chain = _one_hot_of(defs.get(sub.inputs[1]), y, defs, prog)
+                if chain is not None and all(uses.get(x.out) == 1 for x in chain):
+                    pieces |= {x.out for x in chain} | {sub.out}
+                    last = sub
+        scale = None
+        if last is not sm and uses.get(last.out) == 1:
+            mul = users[last.out][0]
+            c = mul.inputs[1]
+            if (
+                mul.prim.name == "mul"
+                and mul.inputs[0] is last.out
+                and type(c) is Literal
+                and np.ndim(c.value) == 0
+                and mul.out.dtype == last.out.dtype
+            ):
+                pieces.add(last.out)
+                last, scale = mul, c
+        out[first] = (ce, last, scale, pieces)
+    return out
+
+
 def _body(prog: Program, em: _Emitter, inplace: bool) -> list[tuple[str, str]]:
     """(statement, comment) per equation."""
     folded = {} if em.standalone else _folded_transposes(prog)
@@ -429,9 +518,20 @@ def _body(prog: Program, em: _Emitter, inplace: bool) -> list[tuple[str, str]]:
     for k, (s1, s2) in sums.items():
         skip.update((s1.out, s2.out))
         moved.update({s1.inputs[0]: k, s2.inputs[0]: k})
+    fused = {} if em.standalone else _ce_softmax(prog)
+    for ce, grad, _, pieces in fused.values():
+        skip |= pieces | {ce.out, grad.out}
     fresh, base, last = _buffers(prog, moved) if inplace else (set(), {}, {})
     lines = []
     for k, e in enumerate(prog.equations):
+        if k in fused:
+            ce, grad, scale, _ = fused[k]
+            z, y = (em.name(a) for a in ce.inputs)
+            fn = em.helper("_cross_entropy_softmax")
+            red = ce.params.get("reduction", "mean")
+            more = "" if scale is None else f", {em.name(scale)}"
+            call = f"{fn}({z}, {y}, {literal(red)}, {grad.prim.name != 'softmax'}{more})"
+            lines.append((f"{ce.out.name}, {grad.out.name} = {call}", grad.out.type_str))
         if e.out in skip:
             continue
         if k in sums:
