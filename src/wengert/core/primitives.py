@@ -1127,11 +1127,17 @@ def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
     xp = _pool_pad(np.asarray(raw(x)), padding, -np.inf)
     out = a.shape[-nd:]
     w = np.empty(a.shape[:-nd] + (math.prod(kernel),) + out, dtype=a.dtype)
+    eq = np.empty(a.shape, dtype=bool)
+    count = np.zeros_like(a)  # maxima per window; ties are common (all-zero windows after a ReLU)
     for n, offset in enumerate(itertools.product(*map(range, kernel))):
         sl = xp[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
-        np.equal(sl, a, out=w[(Ellipsis, n) + (slice(None),) * nd], casting="unsafe")
-    if np.count_nonzero(w) > a.size:  # ties share evenly
-        w /= w.sum(axis=-nd - 1, keepdims=True)
+        wn = w[(Ellipsis, n) + (slice(None),) * nd]
+        # compare into a bool buffer, then one cast: a comparison writing floats is several times slower
+        np.equal(sl, a, out=eq)
+        wn[...] = eq
+        count += wn
+    np.maximum(count, 1, out=count)  # a NaN window has no maximum equal to it: no gradient there
+    w /= count[(Ellipsis, None) + (slice(None),) * nd]  # ties share evenly
     return w
 
 
