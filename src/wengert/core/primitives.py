@@ -950,41 +950,18 @@ def _pad_crop(x, pads):
         )
         x = x[(slice(None),) * lead + crop]
     if any(lo > 0 or hi > 0 for lo, hi in pads):
-        x = np.pad(x, [(0, 0)] * lead + [(max(lo, 0), max(hi, 0)) for lo, hi in pads])
+        sizes = tuple(s + max(lo, 0) + max(hi, 0) for s, (lo, hi) in zip(x.shape[lead:], pads))
+        out = np.zeros(x.shape[:lead] + sizes, dtype=x.dtype)  # (faster than np.pad)
+        inner = tuple(slice(max(lo, 0), max(lo, 0) + s) for s, (lo, _) in zip(x.shape[lead:], pads))
+        out[(slice(None),) * lead + inner] = x
+        x = out
     return x
 
 
-def windows(x, kernel: tuple, stride: tuple, dilation: tuple):
-    """A read-only view of x (N, C, *spatial) as (N, C, *out, *kernel): the window each output reads."""
-    nd = len(kernel)
-    sp, st = x.shape[2:], x.strides[2:]
-    out = tuple((s - d * (k - 1) - 1) // m + 1 for s, k, m, d in zip(sp, kernel, stride, dilation))
-    return np.lib.stride_tricks.as_strided(
-        x,
-        x.shape[:2] + out + tuple(kernel),
-        x.strides[:2]
-        + tuple(s * m for s, m in zip(st, stride))
-        + tuple(s * d for s, d in zip(st, dilation)),
-        writeable=False,
-    )[(slice(None),) * (2 + 2 * nd)]
-
-
 def _channels_first(x, pads):
-    """x (N, C, *spatial) as (C, N, *padded): zero padding (positive entries) or cropping (negative).
-    Without padding a transposed view; with it, the one copy does both the transpose and the padding."""
-    nd = len(pads)
-    if any(lo < 0 or hi < 0 for lo, hi in pads):
-        x = _pad_crop(x, tuple((min(lo, 0), min(hi, 0)) for lo, hi in pads))
-    xt = x.transpose((1, 0, *range(2, 2 + nd)))
-    if not any(lo > 0 or hi > 0 for lo, hi in pads):
-        return xt
-    sizes = tuple(s + max(lo, 0) + max(hi, 0) for s, (lo, hi) in zip(xt.shape[2:], pads))
-    out = np.zeros(xt.shape[:2] + sizes, dtype=xt.dtype)
-    out[
-        (slice(None),) * 2
-        + tuple(slice(max(lo, 0), max(lo, 0) + s) for s, (lo, _) in zip(xt.shape[2:], pads))
-    ] = xt
-    return out
+    """x (N, C, *spatial) as (C, N, *padded), `pads` as in `_pad_crop`: without padding a transposed
+    view; with it, the one copy does both the transpose and the padding."""
+    return _pad_crop(x.transpose((1, 0, *range(2, x.ndim))), pads)
 
 
 def _conv(x, w, stride, padding, dilation, groups):
@@ -1010,11 +987,14 @@ def _conv(x, w, stride, padding, dilation, groups):
         return np.ascontiguousarray(y)
     # a kernel larger than the output (the weight gradient's convolution): the batch folded into the
     # rows, (G, N out, Cg K), copied with the kernel's runs innermost
+    # rows, (G, N, *out, Cg, *kernel): one strided copy per output position (the window it reads)
     xp = _pad_crop(x, padding)
-    win = windows(xp, kernel, stride, dilation)  # (N, C, *out, *kernel), no copy
-    win = win.reshape((n, groups, cg) + win.shape[2:])
-    k_axes, o_axes = tuple(range(3 + nd, 3 + 2 * nd)), tuple(range(3, 3 + nd))
-    cols = win.transpose((1, 0, *o_axes, 2, *k_axes))  # (G, N, *out, Cg, *kernel)
+    cols = np.empty((groups, n) + out + (cg,) + tuple(kernel), dtype=np.result_type(x, w))
+    for pos in itertools.product(*map(range, out)):
+        win = xp[(slice(None), slice(None), *_pool_slices(pos, kernel, dilation, stride))]
+        cols[(slice(None), slice(None), *pos)] = win.reshape((n, groups, cg) + tuple(kernel)).swapaxes(
+            0, 1
+        )
     cols = cols.reshape(groups, n * math.prod(out), cg * kk)
     y = np.matmul(cols, wm.transpose(0, 2, 1))  # (G, N * out, O / G)
     y = y.reshape((groups, n) + out + (og,))
