@@ -1017,28 +1017,29 @@ def _unpad(dx, padding, sizes):
 
 def _conv_vjp_x(g, ans, x, w, stride, padding, dilation, groups):
     # the transposed convolution: each output's cotangent times the kernel, added back into the window
-    # that output read (fold). As in the forward, the batch is folded into the columns: one matrix
-    # product (Cg K, Og) @ (Og, N out) per group, then a fold over (C, N, *padded), in which the batch
-    # axis is one more spatial axis with a kernel of 1; its buffer is the size of the forward's im2col.
+    # that output read (fold); its buffer is the size of the forward's im2col. The batch is the
+    # innermost axis, (C, *spatial, N): one matrix product (Cg K, Og) @ (Og, out N) per group, and
+    # each kernel offset of the fold adds runs of a whole image row times the batch (the batch is one
+    # more spatial axis with a kernel of 1), not runs of one row.
     b = _lead(g, ans)
     o, cg, kernel = shape(w)[0], shape(w)[1], shape(w)[2:]
     og, kk, nd = o // groups, math.prod(kernel), len(kernel)
     lead, out = shape(g)[:b], shape(ans)[2:]
     n = math.prod(lead) * shape(ans)[0]  # leading batch axes of g join the images
-    gt = transpose(reshape(g, (n, groups, og, math.prod(out))), (1, 2, 0, 3))
-    gt = reshape(gt, (groups, og, n * math.prod(out)))
+    gt = transpose(reshape(g, (n, groups, og, math.prod(out))), (1, 2, 3, 0))
+    gt = reshape(gt, (groups, og, math.prod(out) * n))
     wm = transpose(reshape(w, (groups, og, cg * kk)), (0, 2, 1))
-    cols = reshape(matmul(wm, gt), (groups * cg, kk, n) + out)  # (C, K, N, *out)
+    cols = reshape(matmul(wm, gt), (groups * cg, kk) + out + (n,))  # (C, K, *out, N)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[2:], padding))
     dx = fold(
         cols,
-        kernel=(1, *kernel),
-        stride=(1, *stride),
-        dilation=(1, *dilation),
-        new_shape=(groups * cg, n) + padded,
+        kernel=(*kernel, 1),
+        stride=(*stride, 1),
+        dilation=(*dilation, 1),
+        new_shape=(groups * cg,) + padded + (n,),
     )
-    dx = transpose(_unpad(dx, padding, shape(x)[2:]), (1, 0, *range(2, 2 + nd)))
-    return reshape(dx, lead + shape(x))
+    dx = _unpad(dx, (*padding, (0, 0)), (*shape(x)[2:], n))
+    return reshape(transpose(dx, (nd + 1, 0, *range(1, nd + 1))), lead + shape(x))
 
 
 def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups):
@@ -1128,9 +1129,11 @@ def _max_pool(x, kernel, stride, padding, dilation):
 
 
 def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
-    """(..., K, *out): for each of the K kernel offsets, the share of each output's gradient that goes
-    to the element at that offset: 1 at the window's maximum, split evenly among ties. Constants (the
-    rules are linear in g and t)."""
+    """(mask, share): mask (..., K, *out) is 1 where the element at each of the K kernel offsets is its
+    window's maximum, share (..., *out) is 1 / the number of maxima of each window (ties share the
+    gradient evenly; a window's weights are mask * share). Constants: the rules are linear in g and t.
+    Eagerly the mask is a bool array: the products with it cost no more than with floats, and no
+    weight array of floats is written."""
     nd = len(kernel)
     if is_abstract(ans) or is_abstract(x) or _staging(ans) or _staging(x):
         # traced to a program, or batched by vmap: the same, in primitives
@@ -1138,19 +1141,15 @@ def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
     a = np.asarray(raw(ans))
     xp = _pool_pad(np.asarray(raw(x)), padding, -np.inf)
     out = a.shape[-nd:]
-    w = np.empty(a.shape[:-nd] + (math.prod(kernel),) + out, dtype=a.dtype)
-    eq = np.empty(a.shape, dtype=bool)
-    count = np.zeros_like(a)  # maxima per window; ties are common (all-zero windows after a ReLU)
+    kk = math.prod(kernel)
+    mask = np.empty(a.shape[:-nd] + (kk,) + out, dtype=bool)
     for n, offset in enumerate(itertools.product(*map(range, kernel))):
         sl = xp[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
-        wn = w[(Ellipsis, n) + (slice(None),) * nd]
-        # compare into a bool buffer, then one cast: a comparison writing floats is several times slower
-        np.equal(sl, a, out=eq)
-        wn[...] = eq
-        count += wn
+        np.equal(sl, a, out=mask[(Ellipsis, n) + (slice(None),) * nd])
+    # maxima per window (ties are common: all-zero windows after a ReLU), summed over the bytes
+    count = np.add.reduce(mask.view(np.uint8), axis=-nd - 1, dtype=np.uint8 if kk < 256 else np.int64)
     np.maximum(count, 1, out=count)  # a NaN window has no maximum equal to it: no gradient there
-    w /= count[(Ellipsis, None) + (slice(None),) * nd]  # ties share evenly
-    return w
+    return mask, np.reciprocal(count, dtype=a.dtype)
 
 
 def _staging(v) -> bool:
@@ -1174,15 +1173,15 @@ def _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation):
         eq = getitem(xp, index=(Ellipsis, *_pool_slices(offset, out, stride, dilation))) == ans
         masks.append(reshape(_mask(eq, ans), shape(ans)[:-nd] + (1,) + tuple(out)))
     w = concatenate(*masks, axis=-nd - 1)
-    return w / sum_(w, axis=-nd - 1, keepdims=True)  # ties share evenly
+    return w, 1 / sum_(w, axis=-nd - 1)  # ties share evenly
 
 
 def _max_pool_vjp(g, ans, x, kernel, stride, padding, dilation):
     b = _lead(g, ans)
     nd = len(kernel)
     out = shape(ans)[-nd:]
-    weights = _max_pool_weights(ans, x, kernel, stride, padding, dilation)
-    spread = reshape(g, shape(g)[:-nd] + (1,) + out) * weights  # (..., K, *out)
+    mask, share = _max_pool_weights(ans, x, kernel, stride, padding, dilation)
+    spread = reshape(g * share, shape(g)[:-nd] + (1,) + out) * mask  # (..., K, *out)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[-nd:], padding))
     dx = fold(
         spread,
@@ -1197,12 +1196,12 @@ def _max_pool_vjp(g, ans, x, kernel, stride, padding, dilation):
 def _max_pool_jvp(ts, ans, x, kernel, stride, padding, dilation):
     t = ts[0]
     nd = len(kernel)
-    weights = _max_pool_weights(ans, x, kernel, stride, padding, dilation)
+    mask, share = _max_pool_weights(ans, x, kernel, stride, padding, dilation)
     if any(lo or hi for lo, hi in padding):
         inner = tuple(slice(lo, lo + s) for (lo, _), s in zip(padding, shape(x)[-nd:]))
         padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape(x)[-nd:], padding))
         t = scatter_add(t, index=(Ellipsis, *inner), new_shape=shape(t)[: ndim(t) - nd] + padded)
-    return sum_(_unfold(t, kernel, stride, dilation, shape(ans)[-nd:]) * weights, axis=-nd - 1)
+    return sum_(_unfold(t, kernel, stride, dilation, shape(ans)[-nd:]) * mask, axis=-nd - 1) * share
 
 
 def _unfold(c, kernel, stride, dilation, out):
