@@ -81,7 +81,9 @@ def machine() -> str:
             from threadpoolctl import threadpool_info
 
             blas = ", ".join(
-                f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
+                f"{i['internal_api']} {i['num_threads']} threads"
+                + (f" ({i['architecture']} kernels)" if i.get("architecture") else "")
+                for i in threadpool_info()
             )
             tv += f", numpy BLAS: {blas}"
         except ImportError:
