@@ -310,6 +310,16 @@ def test_cnn_shapes_keys_and_flat_input():
     np.testing.assert_array_equal(a, b)
 
 
+def test_cnn_training_step_stays_float32():
+    model = nn.CNN(seed=0)
+    x = np.random.default_rng(0).standard_normal((4, 784)).astype(np.float32)
+    loss = nn.cross_entropy(model(x), np.array([0, 1, 2, 3]))
+    loss.backward()
+    assert loss.numpy().dtype == np.float32
+    for name, p in model.named_parameters():
+        assert p.grad.dtype == np.float32, name
+
+
 @pytest.mark.parametrize(
     "call, message",
     [

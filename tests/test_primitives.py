@@ -240,6 +240,63 @@ def test_max_pool_ties_share_the_gradient_evenly():
     np.testing.assert_array_equal(g[0, 0], [[0.5, 0.5, 0.25, 0.25], [0, 0, 0.25, 0.25]])
 
 
+def test_max_pool_window_with_nan_passes_no_gradient_and_no_nan():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    x[0, 0, 0, 0] = np.nan  # the first window's maximum is nan: no element equals it
+    g = W.grad(
+        lambda x: W.sum(
+            P.max_pool(x, kernel=(2, 2), stride=(2, 2), padding=((0, 0),) * 2, dilation=(1, 1))
+        )
+    )(x)
+    assert np.all(g[0, 0, :2, :2] == 0) and np.isfinite(g).all()
+    np.testing.assert_array_equal(g[0, 0, 2:, 2:], [[0, 0], [0, 1]])
+
+
+def _direct_conv(x, w, stride, padding, dilation, groups):
+    """The definition, one output element at a time (a reference for small shapes)."""
+    nd = w.ndim - 2
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(max(lo, 0), max(hi, 0)) for lo, hi in padding])
+    crop = tuple(slice(max(-lo, 0), xp.shape[2 + i] - max(-hi, 0)) for i, (lo, hi) in enumerate(padding))
+    xp = xp[(slice(None), slice(None)) + crop]
+    og, cg = w.shape[0] // groups, w.shape[1]
+    out = [
+        (s - d * (k - 1) - 1) // m + 1 for s, k, m, d in zip(xp.shape[2:], w.shape[2:], stride, dilation)
+    ]
+    y = np.zeros((x.shape[0], w.shape[0], *out))
+    for n in range(x.shape[0]):
+        for o in range(w.shape[0]):
+            c0 = (o // og) * cg
+            for pos in np.ndindex(*out):
+                win = xp[
+                    (n, slice(c0, c0 + cg))
+                    + tuple(
+                        slice(p * m, p * m + d * (k - 1) + 1, d)
+                        for p, m, d, k in zip(pos, stride, dilation, w.shape[2:])
+                    )
+                ]
+                y[(n, o) + pos] = np.sum(win * w[o])
+    assert len(out) == nd
+    return y
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}*{c[1]}")
+def test_conv_value_and_float32_everywhere(case):
+    """Both im2col layouts (a kernel smaller than the output, and larger: the weight gradient's) give
+    the definition's value, and float32 inputs keep float32 values and gradients."""
+    xs, ws, stride, padding, dilation, groups = case
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    x, w = sample(xs), sample(ws)
+    np.testing.assert_allclose(P.conv(x, w, **kw), _direct_conv(x, w, **kw), atol=1e-12)
+    x32, w32 = x.astype(np.float32), w.astype(np.float32)
+    y = P.conv(x32, w32, **kw)
+    assert y.dtype == np.float32
+    gx, gw = W.grad(lambda x, w: W.sum(W.tanh(P.conv(x, w, **kw))), argnums=(0, 1))(x32, w32)
+    assert gx.dtype == gw.dtype == np.float32
+    gx64, gw64 = W.grad(lambda x, w: W.sum(W.tanh(P.conv(x, w, **kw))), argnums=(0, 1))(x, w)
+    np.testing.assert_allclose(gx, gx64, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gw, gw64, rtol=1e-4, atol=1e-4)
+
+
 def test_every_primitive_of_the_table_is_covered():
     """A new primitive must be added to this sweep (or listed as piecewise constant)."""
     covered = {
