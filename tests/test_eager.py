@@ -166,3 +166,32 @@ def test_python_calls_per_training_step_stay_small():
 
     step()
     assert _python_calls(step) < 300
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_reuses_its_saved_softmax_and_leaves_it_intact(reduction):
+    # The eager tape saves the forward pass's softmax for the backward (the primitive's `residual`):
+    # the same bits as recomputing it (inside grad of a jvp, nothing is saved), and a second backward
+    # through the retained graph reads it unchanged.
+    x, y, params = _problem(dtype=np.float64)
+    z = W.tensor(x @ params[0].T, requires_grad=True)
+    loss = W.cross_entropy(z, y, reduction=reduction)
+    if reduction == "none":
+        loss = W.sum(loss * np.arange(1.0, 5.0))
+    nodes, ce = [loss._node], None
+    while nodes and ce is None:
+        n = nodes.pop()
+        ce = n if n.name == "cross_entropy" else None
+        nodes += n.parents
+    assert ce is not None and ce.res.shape == z.shape  # the softmax, saved
+    loss.backward(retain_graph=True)
+    first = z.grad.numpy().copy()
+    loss.backward()
+    np.testing.assert_array_equal(z.grad.numpy(), 2 * first)
+
+    def f(a):
+        out = W.cross_entropy(a, y, reduction=reduction)
+        return W.sum(out * np.arange(1.0, 5.0)) if reduction == "none" else out
+
+    recomputed, _ = W.jvp(W.grad(f), (z.numpy(),), (np.ones_like(z.numpy()),))
+    np.testing.assert_array_equal(first, recomputed)
