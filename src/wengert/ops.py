@@ -101,9 +101,13 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
     With `shape` (the shape of the scores, classes last), the labels must have its leading shape.
     The one check of labels for one_hot, cross_entropy and nll_loss.
     """
-    traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
-    batched = not traced and is_batched(labels)  # batched by vmap: checked on every example
-    y = labels if traced else np.asarray(raw(labels))
+    if type(labels) is np.ndarray and labels.dtype.kind in "iu":  # the common case, first
+        traced = batched = False
+        y = labels
+    else:
+        traced = is_abstract(labels)  # traced to a program: its values are only known when it runs
+        batched = not traced and is_batched(labels)  # batched by vmap: checked on every example
+        y = labels if traced else np.asarray(raw(labels))
     if y.dtype.kind not in "iu":
         if y.size:
             raise TypeError(f"{who}: labels must be integers, got dtype {y.dtype}")
@@ -116,6 +120,13 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
             f"got {yshape}"
         )
     if y.size and not traced:
+        # one pass: seen as unsigned, a negative label is larger than any class index
+        if y.dtype.kind == "u" or y.dtype.itemsize not in (1, 2, 4, 8):
+            top = np.maximum.reduce(y, axis=None)
+        else:
+            top = np.maximum.reduce(y.view(f"u{y.dtype.itemsize}"), axis=None)
+        if top < num_classes:
+            return labels if batched else y
         lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi

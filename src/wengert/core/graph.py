@@ -74,6 +74,7 @@ class GraphNode:
         "parents",
         "prim",
         "released",  # unset until release(): no cost while recording
+        "res",  # what the primitive's `residual` forward saved for its reverse rules, or None
         "seq",  # the order of recording: parents come before their children
         "shape",
         "version",
@@ -89,6 +90,7 @@ class GraphNode:
         self.shape = shape
         self.dtype = dtype
         self.grad = None
+        self.res = None
         self.owned = None
         self.origin = None  # the user's source line, recorded under detect_anomaly()
         self.seq = next(_SEQ)
@@ -97,7 +99,7 @@ class GraphNode:
     def release(self) -> None:
         self.released = self.parents
         self.parents = None
-        self.args = self.ans = self.kwargs = None
+        self.args = self.ans = self.kwargs = self.res = None
 
     @property
     def name(self) -> str:
@@ -166,7 +168,7 @@ def backward(seeds, retain_graph: bool = False) -> None:
         if not retain_graph:  # release (inlined: once per node of every sweep)
             node.released = parents  # the structure stays drawable after backward
             node.parents = None
-            node.args = node.ans = node.kwargs = None
+            node.args = node.ans = node.kwargs = node.res = None
 
 
 class ReverseTrace(Trace):
@@ -202,12 +204,16 @@ class ReverseTrace(Trace):
                     return dispatch(prim, args, kwargs)
                 else:
                     vals[i] = a._value
+        res = None
         try:
-            ans = prim.impl(*vals, **kwargs)
+            if not parents:  # only constants: nothing to record
+                return trace_mod.const_box(prim.impl(*vals, **kwargs))
+            if prim.residual is None:
+                ans = prim.impl(*vals, **kwargs)
+            else:
+                ans, res = prim.residual(*vals, **kwargs)
         except ValueError as e:
             raise prim.error(vals, e) from None
-        if not parents:  # only constants: nothing to record
-            return trace_mod.const_box(ans)
         try:
             shp, dt = ans.shape, ans.dtype
         except AttributeError:  # a Python number from a scalar function
@@ -218,6 +224,7 @@ class ReverseTrace(Trace):
         node = GraphNode(
             prim, tuple(parents), tuple(idx), vals, kwargs, ans if prim.save_ans else None, shp, dt
         )
+        node.res = res
         if STATE.anomaly:
             anomaly.check_forward(prim, ans, node)
         return self.box(ans, self, node)

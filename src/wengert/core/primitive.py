@@ -41,6 +41,10 @@ class Primitive:
     """
 
     taylor = None
+    #: Optional forward `(*args, **kwargs) -> (ans, res)`: the value and something the reverse rules
+    #: reuse (cross-entropy's softmax). The eager tape and grad/vjp save `res` on the node and pass it
+    #: to the VJP rules as the keyword `res`; elsewhere (programs, nested levels) the rules recompute.
+    residual = None
 
     def __init__(self, name: str, impl, *, save_args: bool = True, save_ans: bool = False):
         self.name = name
@@ -204,7 +208,7 @@ class Structural(Primitive):
     def vjp(self, node, g):
         args = node.args
         ans = node.ans if self.save_ans else Aval(node.shape, node.dtype)
-        kw = node.kwargs
+        kw = node.kwargs if node.res is None else {**node.kwargs, "res": node.res}
         rules = self.vjps
         if callable(rules):
             return [self.vjp_rule(i)(g, ans, *args, **kw) for i in node.argnums]

@@ -661,6 +661,8 @@ def _linear(x, w, b=None):
 
 
 def _linear_vjp_w(g, ans, x, w, b=None):
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == x.ndim == 2:
+        return _matmul(g.T, x)  # arrays, no batch axes: nothing records this sweep
     bd = _lead(g, ans)
     if ndim(g) - bd != 2:  # fold the sample axes of g and x into one
         g = reshape(g, shape(g)[:bd] + (-1, shape(w)[0]))
@@ -670,6 +672,8 @@ def _linear_vjp_w(g, ans, x, w, b=None):
 
 
 def _linear_vjp_b(g, ans, x, w, b=None):
+    if type(g) is np.ndarray and g.ndim == 2 == len(ans.shape):
+        return np.add.reduce(g, axis=0)  # an array, no batch axes: nothing records this sweep
     bd = _lead(g, ans)
     return sum_(g, axis=tuple(range(bd, ndim(g) - 1))) if ndim(g) - 1 > bd else g
 
@@ -835,14 +839,16 @@ def _cross_entropy_softmax(logits, labels, reduction="mean", minus_one_hot=False
     return (total / nll.size if reduction == "mean" else total), p
 
 
-def _ce_vjp(g, ans, logits, labels, reduction="mean"):
-    """g (softmax(logits) - one_hot(labels)), divided by the number of samples for the mean."""
+def _ce_vjp(g, ans, logits, labels, reduction="mean", res=None):
+    """g (softmax(logits) - one_hot(labels)), divided by the number of samples for the mean. `res`:
+    the softmax saved by the forward pass (the `residual` below), when there is one."""
     b = _lead(g, ans)
     k = shape(logits)[-1]
     kept = shape(ans) + (1,) if reduction == "none" else (1,) * ndim(logits)
     if reduction == "mean":
         g = g * (1.0 / math.prod(shape(logits)[:-1]))  # scale the (small) cotangent, not the gradient
-    p = softmax(logits, axis=-1)
+    # a copy of the saved softmax: another backward through a retained graph reads it again
+    p = softmax(logits, axis=-1) if res is None or b else res.copy()
     if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and type(labels) not in _BOXES:
         # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
         # in place, the same operations as below without the temporaries (the fused backward).
@@ -880,6 +886,9 @@ cross_entropy = Structural(
     _cross_entropy,
     vjps=(_ce_vjp, None),
     jvp=_ce_jvp,
+)
+cross_entropy.residual = lambda logits, labels, reduction="mean": _cross_entropy_softmax(
+    logits, labels, reduction
 )
 
 
