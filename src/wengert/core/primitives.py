@@ -954,11 +954,11 @@ logsumexp.taylor, cross_entropy.taylor = _logsumexp_taylor, _ce_taylor
 
 use_structural(sum_=sum_, reshape=reshape, broadcast_to=broadcast_to, where=where)
 
-# --- convolution: one matrix product over a strided view of the padded input ---------------------
+# --- convolution: one matrix product per group over the im2col matrix of the padded input ---------
 # x (N, C, *spatial), w (O, C // groups, *kernel) -> (N, O, *out): PyTorch's layout, 1 to 3 spatial axes.
-# `padding` holds (low, high) per spatial axis; a negative entry crops. Both VJPs are convolutions
-# themselves (the input's: of the stride-dilated cotangent with the flipped kernel; the kernel's: of the
-# input with the cotangent as kernel), so every order of derivative is a convolution.
+# `padding` holds (low, high) per spatial axis; a negative entry crops. The input's VJP is the transposed
+# convolution (a matrix product and a fold), the kernel's is a convolution of the input with the
+# cotangent as kernel, so every order of derivative is made of conv, matmul and fold.
 
 
 def _conv_out(size: int, k: int, stride: int, pad: tuple, dilation: int) -> int:
@@ -1010,8 +1010,8 @@ def _conv(x, w, stride, padding, dilation, groups):
         y = y.reshape((o, n) + out).transpose((1, 0, *range(2, 2 + nd)))
         return np.ascontiguousarray(y)
     # a kernel larger than the output (the weight gradient's convolution): the batch folded into the
-    # rows, (G, N out, Cg K), copied with the kernel's runs innermost
-    # rows, (G, N, *out, Cg, *kernel): one strided copy per output position (the window it reads)
+    # rows, (G, N, *out, Cg, *kernel), one strided copy per output position (the window it reads, with
+    # the kernel's long runs innermost); then (N out, Cg K) @ (Cg K, O / G) per group
     xp = _pad_crop(x, padding)
     cols = np.empty((groups, n) + out + (cg,) + tuple(kernel), dtype=np.result_type(x, w))
     for pos in itertools.product(*map(range, out)):
