@@ -289,6 +289,51 @@ def test_sparse_hessian_matches_dense():
     np.testing.assert_allclose(Hs(y).toarray(), W.hessian(f)(y), rtol=1e-10, atol=1e-10)
 
 
+def _full_gather(S, x):
+    """The nonzeros read from the whole compressed product, as before any splitting."""
+    plan = S._last
+    return np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
+
+
+def test_only_the_varying_nonzeros_are_computed_bratu():
+    k = 20
+    F = lambda x: bratu(x, k)
+    J = W.sparse_jacobian(F)
+    J(rng.uniform(0, 1, k * k))
+    dec = J._last.decompress
+    # the Laplacian's nonzeros are constants of x: only the diagonal (its exp term) is computed
+    assert dec is not None and len(dec.var_pos) == k * k and dec.source.count("np.exp") == 1
+    assert "[5," not in dec.source  # no statement on the whole compressed product
+    for x in (rng.uniform(-2, 2, k * k), np.zeros(k * k)):
+        got = J(x)
+        assert np.array_equal(got.data, _full_gather(J, x))  # the same floating-point operations
+        np.testing.assert_allclose(got.toarray(), W.jacfwd(F)(x), rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "f, kind, split",
+    [
+        (lambda x: W.concatenate([W.sin(x) + 3 * x[::-1], W.reshape(W.sum(x * x), (1,))]), "J", 1),
+        (lambda x: x[2:] - 2 * x[1:-1] + x[:-2] + W.sin(x[1:-1]) * x[2:], "J", None),
+        (lambda x: W.sign(x) * x + x[::-1] + W.where(x > 0, 2.0, 3.0) * x[::-1], "J", 0),
+        (lambda x: 2.0 * x + W.abs(x) * W.exp(x), "J", None),
+        (lambda x: W.sum(x[1:] * x[:-1]) + W.sum(W.exp(x)), "H", 1),
+        (lambda x: W.sum(W.cos(x[:-3] * x[3:])) + W.sum(x[::2] * x[1::2]), "H", None),
+    ],
+)
+def test_split_decompression_matches_the_full_gather_and_dense(f, kind, split):
+    n = 40
+    S = W.sparse_jacobian(f) if kind == "J" else W.sparse_hessian(f)
+    S(rng.standard_normal(n))
+    if split is not None:  # 1: some nonzeros are constants of x; 0: the pattern cannot tell
+        assert (S._last.decompress is not None) == bool(split)
+    dense = W.jacfwd(f) if kind == "J" else W.hessian(f)
+    for x in (rng.standard_normal(n), -rng.standard_normal(n)):
+        got = S(x)
+        assert np.array_equal(got.data, _full_gather(S, x))
+        np.testing.assert_allclose(got.toarray(), dense(x), rtol=1e-12, atol=1e-12)
+
+
 def test_banded_case_with_100000_variables():
     n = 100_000
     f = lambda x: x[2:] * W.exp(x[1:-1]) - x[:-2] ** 2

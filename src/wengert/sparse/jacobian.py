@@ -22,6 +22,7 @@ from ..program.jit import jit
 from ..transforms import grad, jvp, vjp
 from . import coloring
 from ._scipy import require_scipy
+from .decompress import split_constant
 from .patterns import hessian_sparsity, jacobian_sparsity
 
 
@@ -35,7 +36,18 @@ def _as_input(x: Any, who: str) -> np.ndarray:
 class _Plan:
     """Everything about one input shape that does not depend on the input's values."""
 
-    __slots__ = ("colors", "indices", "indptr", "mode", "pick", "run", "seed", "setup_s", "shape")
+    __slots__ = (
+        "colors",
+        "decompress",
+        "indices",
+        "indptr",
+        "mode",
+        "pick",
+        "run",
+        "seed",
+        "setup_s",
+        "shape",
+    )
 
     def __repr__(self) -> str:
         return f"<sparse plan {self.mode}: {self.colors} colours, nnz {len(self.indices)}>"
@@ -109,6 +121,7 @@ class SparseJacobian:
             plan.shape = (m, n)
             plan.pick = _compact(plan.pick, plan.colors * (m if mode == "forward" else n))
             plan.run = _compressed_program(self._sweep(plan), x) if plan.colors else None
+            plan.decompress = split_constant(plan.run, x, plan.pick) if plan.colors else None
             plan.setup_s = time.perf_counter() - t0
             self._plans[key] = plan
             self.pattern = pattern
@@ -136,7 +149,7 @@ class SparseJacobian:
         m, n = plan.shape
         if plan.colors == 0:
             return sp.csr_array((np.zeros(0), plan.indices, plan.indptr), shape=(m, n))
-        data = np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
+        data = _values(plan, x)
         return sp.csr_array((data, plan.indices, plan.indptr), shape=(m, n))
 
 
@@ -183,6 +196,7 @@ class SparseHessian:
             plan.shape = (n, n)
             seed, g = plan.seed, self._grad
             plan.run = _compressed_program(lambda v: jvp(g, (v,), (seed,))[1], x) if k else None
+            plan.decompress = split_constant(plan.run, x, plan.pick) if k else None
             plan.setup_s = time.perf_counter() - t0
             self._plans[key] = plan
             self.pattern = pattern
@@ -196,13 +210,21 @@ class SparseHessian:
         n = plan.shape[0]
         if plan.colors == 0:
             return sp.csr_array((np.zeros(0), plan.indices, plan.indptr), shape=(n, n))
-        data = np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
+        data = _values(plan, x)
         return sp.csr_array((data, plan.indices, plan.indptr), shape=(n, n))
 
 
 def _compact(pick: np.ndarray, size: int) -> np.ndarray:
-    """Gather indices in int32 where they fit: half the index traffic of the decompression."""
-    return pick.astype(np.int32) if size < 2**31 else pick
+    """Gather indices as numpy's own index type (np.take converts any other at every call)."""
+    return pick.astype(np.intp, copy=False)
+
+
+def _values(plan: _Plan, x: np.ndarray) -> np.ndarray:
+    """The nonzeros in CSR order: only the varying ones computed where the program tells them apart
+    (`decompress`), else a gather from the whole compressed product."""
+    if plan.decompress is not None:
+        return plan.decompress(x)
+    return np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
 
 
 def _compressed_program(sweep: Callable, x: np.ndarray) -> Callable:
