@@ -4,8 +4,8 @@ The compressed product (J V, W^T J or H V) is produced by a compiled program; th
 gather from it (`pick`). Many of them do not depend on the input at all: the linear part of f applied
 to the seed (a discretised Laplacian, the constant couplings of a chain) is folded into a constant of
 the program, and only the entries that the nonlinear part reaches change from call to call. Which
-entries vary is read from the program's own sparsity pattern (an entry whose pattern row is empty is
-a constant of x), so:
+entries vary is read from the program (`varying`: which elements of each value may change with the
+input, and which are structural zeros, equation by equation), so:
 
 - the constant nonzeros are computed once, at setup, and copied at each call;
 - the varying ones come from a second program: the sweep with the gather of the varying entries
@@ -13,10 +13,11 @@ a constant of x), so:
   of the gathers, a gather of a broadcast reads the operand itself; gathers of constants are folded),
   so each equation runs on the entries that are needed instead of the whole compressed product.
 
-Every nonzero is computed by the same floating-point operations as in the full sweep, so the values
-are the same, bit for bit. Programs where some value depends on the input through a piecewise-constant
-primitive (a comparison, `sign`, `stop_gradient`), whose pattern says nothing about its value, keep
-the plain gather.
+Every varying nonzero is computed by the same floating-point operations as in the full sweep, so its
+value is the same, bit for bit; a constant one is the full sweep's value at setup. (The one difference:
+where a structural zero meets an infinity at some x, the full sweep would give nan, and the split one
+the constant, as the sparsity pattern itself takes that product to be zero.) When more than half of
+the nonzeros vary, one sweep and a gather cost less, and that is what runs.
 """
 
 from __future__ import annotations
@@ -30,22 +31,127 @@ from ..core.primitive import Elementwise, NonDiff
 from ..program.emit import emit_compiled
 from ..program.ir import Equation, Literal, Program, Var
 from ..program.passes import simplify
-from .patterns import interpret
 
 _MOVING = {"reshape", "transpose", "broadcast_to", "getitem"}
 
 
-def _input_dependent(prog: Program) -> tuple[set, bool]:
-    """The Vars that depend on the input, and whether the pattern of each one bounds its value: no
-    piecewise-constant primitive (whose pattern is empty) and no primitive without a declared pattern
-    (whose fallback would warn) sees the input."""
+def _input_dependent(prog: Program) -> set:
+    """The Vars whose values depend on the input."""
     dep = set(prog.invars)
     for e in prog.equations:
         if any(type(a) is Var and a in dep for a in e.inputs):
-            if isinstance(e.prim, NonDiff) or getattr(e.prim, "sparsity", None) is None:
-                return dep, False
             dep.add(e.out)
-    return dep, True
+    return dep
+
+
+# primitives that are linear with 0/1 coefficients (they move, copy, drop or add elements): applied
+# to 0/1 masks of their arguments, they give the mask of their result
+_LINEAR01 = {
+    "reshape",
+    "transpose",
+    "broadcast_to",
+    "getitem",
+    "concatenate",
+    "scatter_add",
+    "sum",
+    "cast",
+}
+
+
+def _mask(a, state: dict, consts: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(varies, nonzero) of operand a: which elements may change with the input, and which may be
+    other than zero."""
+    if type(a) is Literal:
+        v = a.value
+        zero = isinstance(v, (int, float, complex, np.number)) and v == 0
+        return np.zeros((), bool), np.asarray(not zero)
+    if a in state:
+        return state[a]
+    if a in consts:
+        c = np.asarray(consts[a])
+        nz = c != 0 if c.dtype.kind in "biufc" else np.ones(c.shape, bool)
+        return np.zeros(c.shape, bool), nz
+    return np.ones(a.shape, bool), np.ones(a.shape, bool)  # an input
+
+
+def varying(prog: Program) -> np.ndarray:
+    """A boolean mask over the flattened output of the one-input, one-output program `prog`: the
+    elements whose value may depend on the input (True where unsure). Elements known to be zero do
+    not vary: a product with a structural zero is zero (an infinite factor is ignored there, as the
+    sparsity patterns ignore it)."""
+    consts = prog.consts
+    state: dict = {}
+    last: dict = {}
+    for k, e in enumerate(prog.equations):
+        for a in e.inputs:
+            if type(a) is Var:
+                last[a] = k
+    (out,) = prog.outvars
+    for x in prog.invars:
+        state[x] = (np.ones(x.shape, bool), np.ones(x.shape, bool))
+    for k, e in enumerate(prog.equations):
+        masks = [_mask(a, state, consts) for a in e.inputs]
+        state[e.out] = _rule(e, masks, consts)
+        for a in e.inputs:
+            if type(a) is Var and last.get(a) == k and a is not out:
+                state.pop(a, None)
+    if type(out) is not Var or out not in state:
+        return np.zeros(1 if type(out) is not Var else out.size, bool)
+    return np.broadcast_to(state[out][0], out.shape).reshape(-1)
+
+
+def _rule(e: Equation, masks: list, consts: dict) -> tuple[np.ndarray, np.ndarray]:
+    name, shape = e.prim.name, e.out.shape
+    vs = [m[0] for m in masks]
+    if not any(v.any() for v in vs):  # a function of constants: nothing varies
+        return np.zeros(shape, bool), np.ones(shape, bool)
+    nzs = [m[1] for m in masks]
+    elementwise = isinstance(e.prim, Elementwise) or (
+        isinstance(e.prim, NonDiff)
+        and name not in ("argmax", "argmin")
+        and shape == np.broadcast_shapes(*(np.shape(v) for v in vs))
+    )
+    if elementwise:
+        bv = [np.broadcast_to(v, shape) for v in vs]
+        bz = [np.broadcast_to(z, shape) for z in nzs]
+        fixed = type(e.inputs[0]) is Literal or e.inputs[0] in consts
+        if name == "where" and fixed:  # a fixed condition: each element from one branch
+            cond = np.broadcast_to(_value(e.inputs[0], consts), shape).astype(bool)
+            return _settle(np.where(cond, bv[1], bv[2]), np.where(cond, bz[1], bz[2]))
+        v = np.logical_or.reduce(bv) if len(bv) > 1 else bv[0].copy()
+        if isinstance(e.prim, NonDiff):
+            return v, np.ones(shape, bool)
+        if name == "mul":
+            nz = bz[0] & bz[1]
+        elif name in ("add", "sub"):
+            nz = bz[0] | bz[1]
+        elif name in ("neg", "copy"):
+            nz = bz[0].copy()
+        else:
+            nz = np.ones(shape, bool)
+        return _settle(v, nz)
+    if name in _LINEAR01:
+        with np.errstate(all="ignore"):
+            v = np.asarray(e.prim.impl(*[m.astype(np.float64) for m in vs], **e.params)) > 0
+            nz = np.asarray(e.prim.impl(*[m.astype(np.float64) for m in nzs], **e.params)) > 0
+        return _settle(np.broadcast_to(v, shape), np.broadcast_to(nz, shape))
+    if name == "matmul" and len(vs) == 2:
+        # element (i, j) sums a[i, k] b[k, j]: it varies where some term has a varying factor and
+        # a factor that may be nonzero
+        fa, fb = (np.broadcast_to(v, np.shape(z)).astype(np.float64) for v, z in zip(vs, nzs))
+        za, zb = nzs[0].astype(np.float64), nzs[1].astype(np.float64)
+        v = (np.matmul(fa, zb) + np.matmul(za, fb)) > 0
+        return _settle(np.broadcast_to(v, shape), np.broadcast_to(np.matmul(za, zb) > 0, shape))
+    return np.ones(shape, bool), np.ones(shape, bool)  # anything else: all of it may vary
+
+
+def _settle(v: np.ndarray, nz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A structural zero does not vary."""
+    return v & nz, nz
+
+
+def _value(a, consts: dict):
+    return a.value if type(a) is Literal else consts[a]
 
 
 class _Gathers:
@@ -142,17 +248,15 @@ def split_constant(sweep: Callable, x: np.ndarray, pick: np.ndarray) -> Decompre
     prog = sweep.lower(x)
     if len(prog.invars) != 1 or len(prog.outvars) != 1 or type(prog.outvars[0]) is not Var:
         return None
-    dep, bounded = _input_dependent(prog)
-    if not bounded:
-        return None
     (out,) = prog.outvars
-    rows = interpret(prog).G
-    varies = (np.diff(rows.indptr) > 0)[pick]
-    var_pos = np.flatnonzero(varies)
-    if len(var_pos) == len(pick):
+    var_pos = np.flatnonzero(varying(prog)[pick])
+    if len(var_pos) > len(pick) // 2:  # mostly varying: one sweep and a gather cost less
         return None
+    dep = _input_dependent(prog)
     dec = Decompress()
     dec.base = np.take(np.asarray(sweep(x)).reshape(-1), pick)
+    if not np.isfinite(np.delete(dec.base, var_pos)).all():
+        return None  # an overflow at this x (0 * inf) must not become a constant of every call
     dec.var_pos = var_pos
     dec.run = dec.source = None
     if len(var_pos):
