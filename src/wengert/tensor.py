@@ -8,7 +8,6 @@ so user code is written once against one API.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -493,17 +492,13 @@ class _Size(int):
         return self._shape if dim is None else self._shape[dim]
 
 
-# A leaf's .grad is handed out as a tensor over an array that leaf alone owns: backward may give
-# several leaves the same cotangent array (x + y), or a read-only broadcast view, and `w.grad.zero_()`
-# or `w.grad += g` must change w's gradient only.
-_OWN_GRADS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-
-
 def _own_grad(node) -> np.ndarray:
+    """A leaf's grad as an array that leaf alone owns (copied once if needed): backward may give
+    several leaves the same cotangent array (x + y), or a read-only broadcast view, and
+    `w.grad.zero_()` or `w.grad += g` must change w's gradient only."""
     g = node.grad
-    if _OWN_GRADS.get(id(node)) is not g:
-        g = node.grad = np.array(g, copy=True)
-        _OWN_GRADS[id(node)] = g
+    if node.owned is not g:
+        g = node.grad = node.owned = np.array(g, copy=True)
     return g
 
 

@@ -8,8 +8,14 @@ after a sweep the intermediates are released unless the caller keeps them.
 
 from __future__ import annotations
 
+import itertools
+from heapq import heappop, heappush
+
+import numpy as np
+
 from . import anomaly, versions
-from .trace import BOX_TYPES, STATE, Trace, unwrap_for
+from . import trace as trace_mod
+from .trace import BOX_TYPES, STATE, Trace, dispatch, unwrap_for
 
 
 class FreedGraphError(RuntimeError):
@@ -42,10 +48,11 @@ def aval(x) -> Aval:
     try:
         return Aval(x.shape, x.dtype)
     except AttributeError:
-        import numpy as np
-
         a = np.asarray(x)
         return Aval(a.shape, a.dtype)
+
+
+_SEQ = itertools.count()
 
 
 class GraphNode:
@@ -63,9 +70,11 @@ class GraphNode:
         "grad",
         "kwargs",
         "origin",
+        "owned",  # a leaf's grad array that no other leaf or caller shares (see Tensor.grad)
         "parents",
         "prim",
         "released",  # unset until release(): no cost while recording
+        "seq",  # the order of recording: parents come before their children
         "shape",
         "version",
     )
@@ -80,7 +89,9 @@ class GraphNode:
         self.shape = shape
         self.dtype = dtype
         self.grad = None
+        self.owned = None
         self.origin = None  # the user's source line, recorded under detect_anomaly()
+        self.seq = next(_SEQ)
         self.version = versions.CLOCK.now  # in-place writes after this one are checked in backward
 
     def release(self) -> None:
@@ -97,70 +108,61 @@ def leaf_node(shape: tuple, dtype) -> GraphNode:
     return GraphNode(None, (), (), None, None, None, shape, dtype)
 
 
-def toposort(roots) -> list:
-    """Every node reachable from `roots`, each after all of its parents (iterative depth-first)."""
-    order = []
-    seen = set()
-    for root in roots:
-        if root in seen:
-            continue
-        seen.add(root)
-        stack = [(root, iter(_parents(root)))]
-        while stack:
-            node, it = stack[-1]
-            for p in it:
-                if p not in seen:
-                    seen.add(p)
-                    ps = _parents(p)
-                    if ps:
-                        stack.append((p, iter(ps)))
-                        break
-                    order.append(p)  # a leaf: done at once, no stack entry
-            else:
-                stack.pop()
-                order.append(node)
-    return order
-
-
-def _parents(node):
-    ps = node.parents
-    if ps is None:
-        raise FreedGraphError(
-            "backward through a graph whose intermediates were already freed by an earlier "
-            "backward; pass retain_graph=True to the first backward() to keep them"
-        )
-    return ps
+def _freed() -> FreedGraphError:
+    return FreedGraphError(
+        "backward through a graph whose intermediates were already freed by an earlier "
+        "backward; pass retain_graph=True to the first backward() to keep them"
+    )
 
 
 def backward(seeds, retain_graph: bool = False) -> None:
     """Reverse accumulation from `seeds` [(node, cotangent)], adding each leaf's cotangent to its grad.
 
-    Cotangents are dropped as soon as they have been pushed to the parents, so the sweep holds only the
-    frontier; each node's saved values are released after its rule ran unless `retain_graph`.
+    Nodes are numbered as they are recorded, so a parent's number is below its children's: taking
+    the nodes that hold a cotangent highest number first visits each one after all of its consumers,
+    with no separate topological sort, and visits only the nodes a cotangent reaches. Cotangents are
+    dropped as soon as they have been pushed to the parents, so the sweep holds only the frontier;
+    each node's saved values are released after its rule ran unless `retain_graph`.
     """
-    order = toposort([n for n, _ in seeds])
     cts: dict = {}
+    heap: list = []
+    handed = set()  # arrays a leaf took as its grad: a second leaf must not share one, nor the seed
     for n, g in seeds:
-        cts[n] = cts[n] + g if n in cts else g
-    for node in reversed(order):
-        g = cts.pop(node, None)
+        if n in cts:
+            cts[n] = cts[n] + g
+        else:
+            cts[n] = g
+            heappush(heap, (-n.seq, n))
+        handed.add(id(g))
+    while heap:
+        node = heappop(heap)[1]
+        g = cts.pop(node)
         prim = node.prim
         if prim is None:
-            if g is not None:
-                node.grad = g if node.grad is None else node.grad + g
+            if node.grad is not None:
+                g = node.grad + g
+            elif type(g) is np.ndarray and g.base is None and g.flags.writeable and id(g) not in handed:
+                node.owned = g  # a fresh array of this sweep: the leaf may hand it out as is
+            handed.add(id(g))
+            node.grad = g
             continue
         parents = node.parents
-        if g is not None:
-            if node.version != versions.CLOCK.now:
-                versions.check_saved(node)
-            pcts = prim.vjp(node, g)
-            if STATE.anomaly:
-                for i, c in zip(node.argnums, pcts):
-                    if c is not None:
-                        anomaly.check_backward(node, i, c)
-            for p, c in zip(parents, pcts):
+        if parents is None:
+            raise _freed()
+        if node.version != versions.CLOCK.now:
+            versions.check_saved(node)
+        pcts = prim.vjp(node, g)
+        if STATE.anomaly:
+            for i, c in zip(node.argnums, pcts):
                 if c is not None:
-                    cts[p] = cts[p] + c if p in cts else c
+                    anomaly.check_backward(node, i, c)
+        for p, c in zip(parents, pcts):
+            if c is not None:
+                if p in cts:
+                    cts[p] = cts[p] + c
+                else:
+                    cts[p] = c
+                    heappush(heap, (-p.seq, p))
         if not retain_graph:  # release (inlined: once per node of every sweep)
             node.released = parents  # the structure stays drawable after backward
             node.parents = None
@@ -172,9 +174,53 @@ class ReverseTrace(Trace):
 
     __slots__ = ("box",)
 
+    direct = True  # `bind` hands it the calls made while it is the innermost open trace
+
     def __init__(self, level: int, box) -> None:
         super().__init__(level)
         self.box = box  # (value, trace, node) -> box
+
+    def record(self, prim, args, kwargs):
+        """The fast path: process a call made while this trace is the innermost one, in one pass over
+        the arguments (values opened, parents collected, the numpy function called, one node, one
+        box). A box of any other trace, or a value that is itself a box (nested derivatives), sends
+        the call to the general dispatch, which is what keeps nested transforms exact."""
+        vals = [*args]
+        parents = []
+        idx = []
+        for i, a in enumerate(args):
+            if type(a) in BOX_TYPES:
+                t = a._trace
+                if t is self:
+                    v = a._value
+                    if type(v) in BOX_TYPES:
+                        return self.process(prim, args, kwargs)
+                    parents.append(a._node)
+                    idx.append(i)
+                    vals[i] = v
+                elif t is not None:
+                    return dispatch(prim, args, kwargs)
+                else:
+                    vals[i] = a._value
+        try:
+            ans = prim.impl(*vals, **kwargs)
+        except ValueError as e:
+            raise prim.error(vals, e) from None
+        if not parents:  # only constants: nothing to record
+            return trace_mod.const_box(ans)
+        try:
+            shp, dt = ans.shape, ans.dtype
+        except AttributeError:  # a Python number from a scalar function
+            ans = np.asarray(ans)
+            shp, dt = ans.shape, ans.dtype
+        if not prim.save_args:  # rules that need only shapes and dtypes keep no arrays alive
+            vals = [aval(v) for v in vals]
+        node = GraphNode(
+            prim, tuple(parents), tuple(idx), vals, kwargs, ans if prim.save_ans else None, shp, dt
+        )
+        if STATE.anomaly:
+            anomaly.check_forward(prim, ans, node)
+        return self.box(ans, self, node)
 
     def process(self, prim, args, kwargs):
         vals, idx = unwrap_for(self, args)

@@ -54,6 +54,7 @@ class Trace:
 
     __slots__ = ("__weakref__", "level")
     stages = False
+    direct = False  # True: has `record`, the fast path `bind` uses while it is the innermost trace
 
     def __init__(self, level: int) -> None:
         self.level = level
@@ -93,13 +94,17 @@ def bind(prim, args: tuple, kwargs: dict):
     """Apply `prim` to arguments of which at least one is a box: hand it to the innermost live trace.
 
     Fast path: while recording is on and no transform is open on this thread, the eager tape takes the
-    call first. It records it in one pass when it is the innermost trace among the arguments, and
-    calls `dispatch` when it meets a box of any other trace (a Dual, or a box that outlived its
-    transform).
+    call first; while the innermost open transform records a graph (grad, vjp), that trace does. It
+    records the call in one pass when it is the innermost trace among the arguments, and calls
+    `dispatch` when it meets a box of any other trace (a Dual, or a box that outlived its transform).
     """
     state = STATE
-    if state.grad_enabled and not state.stack and eager is not None:
-        return eager.process(prim, args, kwargs)
+    stack = state.stack
+    if not stack:
+        if state.grad_enabled and eager is not None:
+            return eager.record(prim, args, kwargs)
+    elif stack[-1].direct:  # a grad/vjp trace is the innermost open transform
+        return stack[-1].record(prim, args, kwargs)
     return dispatch(prim, args, kwargs)
 
 
