@@ -154,6 +154,22 @@ def _value(a, consts: dict):
     return a.value if type(a) is Literal else consts[a]
 
 
+def _pointwise(e: Equation, a: Var) -> bool:
+    """Equation e (defining a) computes each element of a from the elements of its arguments that
+    broadcast to it, and nothing else: a gather commutes with it."""
+    if isinstance(e.prim, NonDiff):
+        if e.prim.name in ("argmax", "argmin"):
+            return False
+        shapes = [np.shape(b.value) if type(b) is Literal else b.shape for b in e.inputs]
+        if np.broadcast_shapes(*shapes) != a.shape:
+            return False
+    elif not isinstance(e.prim, Elementwise):
+        return False
+    if any(isinstance(v, np.ndarray) and v.ndim for v in e.params.values()):
+        return False  # an array parameter would have to be gathered too
+    return all(type(b) is Literal or b.ndim <= a.ndim for b in e.inputs)
+
+
 class _Gathers:
     """Builds, equation by equation, operands equal to `var.ravel()[idx]` for the Vars of `prog`."""
 
@@ -195,9 +211,7 @@ class _Gathers:
         if a not in self.dep or e is None or len(idx) > a.size:
             return self.take(a, idx)
         name = e.prim.name
-        if isinstance(e.prim, Elementwise) and all(
-            type(b) is Literal or b.ndim <= a.ndim for b in e.inputs
-        ):
+        if _pointwise(e, a):
             ins = []
             for b in e.inputs:
                 if type(b) is Literal:

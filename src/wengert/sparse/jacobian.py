@@ -5,7 +5,8 @@ colouring (`coloring`), the index arrays that decompress straight into CSR, and 
 jit-compiled (`wengert.jit`): all colours pushed through one vector-mode sweep, the seed matrix as a
 leading batch axis of the tangents (forward mode, J V), of the cotangents (reverse mode, W^T J), or of
 the tangents of the gradient (forward over reverse, H V). Each call then runs the compiled sweep and
-gathers the nonzeros. Memory: O(nnz + n * colours).
+gathers the nonzeros; or, where at most half of them vary with x, copies the constant ones and computes
+only the varying ones (`decompress`). Memory: O(nnz + n * colours).
 """
 
 from __future__ import annotations
