@@ -345,6 +345,30 @@ def test_split_decompression_matches_the_full_gather_and_dense(f, kind, split):
         np.testing.assert_allclose(got.toarray(), dense(x), rtol=1e-12, atol=1e-12)
 
 
+def test_split_decompression_is_exact_across_primitives():
+    n = 12
+    A = rng.standard_normal((n, n)) * (rng.random((n, n)) < 0.25)
+    perm = rng.permutation(n)
+    T = lambda x: W.transpose(W.reshape(x, (3, 4)))
+    fs = [
+        lambda x: A @ x + W.tanh(x) * 0.5,
+        lambda x: W.tanh(A @ x) * x[::-1] + W.sum(x[:2]),
+        lambda x: W.maximum(x, 0.5 * x[::-1]) + 3.0 * x[perm] + A @ x,
+        lambda x: W.where(x > 0, W.exp(x), 2.0 * x) + x[perm] - x + A @ x,
+        lambda x: W.reshape(T(x) * W.cos(T(x)[:, ::-1]) + 2.0 * T(x), (n,)) + A @ x,
+        lambda x: W.concatenate([x[1:] - x[:-1], W.reshape(W.sum(x * x), (1,)), 4.0 * x[:3]]),
+        lambda x: W.reshape(W.softmax(W.reshape(x, (4, 3)), axis=1), (n,)) + 2.0 * x[perm] + A @ x,
+    ]
+    for f in fs:
+        J = W.sparse_jacobian(f)
+        J(rng.standard_normal(n))
+        for _ in range(3):
+            x = rng.standard_normal(n)
+            got = J(x)
+            assert np.array_equal(got.data, _full_gather(J, x))
+            np.testing.assert_allclose(got.toarray(), W.jacfwd(f)(x).reshape(-1, n), atol=1e-12)
+
+
 def test_no_constant_is_taken_from_an_overflow_at_setup():
     k = 6
     F = lambda x: bratu(x, k)

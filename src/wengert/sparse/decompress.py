@@ -131,10 +131,13 @@ def _rule(e: Equation, masks: list, consts: dict) -> tuple[np.ndarray, np.ndarra
             nz = np.ones(shape, bool)
         return _settle(v, nz)
     if name in _LINEAR01:
-        with np.errstate(all="ignore"):
-            v = np.asarray(e.prim.impl(*[m.astype(np.float64) for m in vs], **e.params)) > 0
-            nz = np.asarray(e.prim.impl(*[m.astype(np.float64) for m in nzs], **e.params)) > 0
-        return _settle(np.broadcast_to(v, shape), np.broadcast_to(nz, shape))
+        try:
+            with np.errstate(all="ignore"):
+                v = np.asarray(e.prim.impl(*[m.astype(np.float64) for m in vs], **e.params)) > 0
+                nz = np.asarray(e.prim.impl(*[m.astype(np.float64) for m in nzs], **e.params)) > 0
+            return _settle(np.broadcast_to(v, shape), np.broadcast_to(nz, shape))
+        except (TypeError, ValueError):  # parameters that masks cannot take: all of it may vary
+            return np.ones(shape, bool), np.ones(shape, bool)
     if name == "matmul" and len(vs) == 2:
         # element (i, j) sums a[i, k] b[k, j]: it varies where some term has a varying factor and
         # a factor that may be nonzero
@@ -228,7 +231,10 @@ class _Gathers:
                 pos = idx
             else:  # the primitive itself, applied to the positions of its argument's elements
                 where = np.arange(b.size, dtype=np.int64).reshape(b.shape)
-                pos = np.asarray(e.prim.impl(where, **e.params)).reshape(-1)[idx]
+                try:
+                    pos = np.asarray(e.prim.impl(where, **e.params)).reshape(-1)[idx]
+                except (TypeError, ValueError):
+                    return self.take(a, idx)
             g = self.gather(b, pos)
             if name != "cast":
                 return g
