@@ -369,6 +369,22 @@ def test_split_decompression_is_exact_across_primitives():
             np.testing.assert_allclose(got.toarray(), W.jacfwd(f)(x).reshape(-1, n), atol=1e-12)
 
 
+def test_results_do_not_share_index_arrays():
+    f = lambda x: x[1:] * x[:-1] + x[1:]
+    J = W.sparse_jacobian(f)
+    x = np.ones(6)
+    x[2] = 0.0  # one entry is exactly zero here
+    A = J(x)
+    A.eliminate_zeros()  # in place: must not change the plan the next calls use
+    assert A.nnz == 9
+    y = np.arange(1.0, 7.0)
+    np.testing.assert_array_equal(J(y).toarray(), W.jacfwd(f)(y))
+    H = W.sparse_hessian(rosen)
+    B = H(np.zeros(5))
+    B.indices[:] = 0
+    np.testing.assert_allclose(H(y[:5]).toarray(), W.hessian(rosen)(y[:5]), rtol=1e-12)
+
+
 def test_no_constant_is_taken_from_an_overflow_at_setup():
     k = 6
     F = lambda x: bratu(x, k)
