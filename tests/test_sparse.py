@@ -369,6 +369,17 @@ def test_split_decompression_is_exact_across_primitives():
             np.testing.assert_allclose(got.toarray(), W.jacfwd(f)(x).reshape(-1, n), atol=1e-12)
 
 
+def test_a_linear_function_runs_no_sweep_per_call():
+    A = rng.standard_normal((8, 8)) * (rng.random((8, 8)) < 0.3)
+    J = W.sparse_jacobian(lambda x: A @ x + 3.0 * x[::-1])
+    J(rng.standard_normal(8))
+    assert J._last.decompress.run is None and len(J._last.decompress.var_pos) == 0
+    np.testing.assert_allclose(J(rng.standard_normal(8)).toarray(), A + 3.0 * np.eye(8)[::-1])
+    H = W.sparse_hessian(lambda x: 0.5 * W.sum(x * (A @ x)))
+    np.testing.assert_allclose(H(rng.standard_normal(8)).toarray(), (A + A.T) / 2, atol=1e-15)
+    assert H._last.decompress.run is None
+
+
 def test_results_do_not_share_index_arrays():
     f = lambda x: x[1:] * x[:-1] + x[1:]
     J = W.sparse_jacobian(f)
