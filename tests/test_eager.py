@@ -78,10 +78,11 @@ def test_tensor_api_and_value_and_grad_give_the_same_bits():
     _assert_bitwise(grads, g)
 
 
-def test_rules_on_arrays_and_rules_on_boxes_give_the_same_bits():
+@pytest.mark.parametrize("batch", [4, 1])  # 1: the weight gradients are products over one term
+def test_rules_on_arrays_and_rules_on_boxes_give_the_same_bits(batch):
     # grad(f)(p) runs the rules on plain arrays; as the primal output of a jvp of grad(f) the same
     # rules run on boxes of the forward trace (the general path, recorded for the next order).
-    x, y, params = _problem(dtype=np.float64)
+    x, y, params = _problem(dtype=np.float64, batch=batch)
     f = lambda w0: _loss(x, y, [w0, *params[1:]])
     on_arrays = W.grad(f)(params[0])
     on_boxes, _tangent = W.jvp(W.grad(f), (params[0],), (np.ones_like(params[0]),))
@@ -146,7 +147,7 @@ def _python_calls(fn) -> int:
 
 
 def test_python_calls_per_training_step_stay_small():
-    """A 2-layer MLP step (forward, cross-entropy, backward, SGD) costs about 200 Python calls,
+    """A 2-layer MLP step (forward, cross-entropy, backward, SGD) costs about 230 Python calls,
     numpy's own included; the bound is loose, but the general dispatch on every operation (or a
     rule that stops skipping no-op reshapes) would cross it."""
     x, y, params = _problem(sizes=(4, 4, 2), batch=1)
@@ -164,4 +165,4 @@ def test_python_calls_per_training_step_stay_small():
                 v -= 0.1 * p.grad.numpy()
 
     step()
-    assert _python_calls(step) < 400
+    assert _python_calls(step) < 300

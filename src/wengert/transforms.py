@@ -99,11 +99,16 @@ def _argnums(argnums, nargs: int, who: str) -> tuple[int, ...]:
 def _linearize_rev(f: Callable, primals: tuple, who: str):
     """Run f on boxes of a new reverse trace. Returns (trace, input boxes, treedef, output)."""
     orig, treedef = tree.flatten(primals)
-    leaves = [prepare_input(x, who, f"input {i}") for i, x in enumerate(orig)]
     tr = reverse_trace(next_level())
-    boxes = [reverse_box(v, tr, leaf_node(_shape(v), _dtype(v))) for v in leaves]
-    for b, x in zip(boxes, orig):
+    boxes = []
+    for i, x in enumerate(orig):
+        if type(x) is np.ndarray and x.dtype.kind == "f":  # the common case, first
+            b = reverse_box(x, tr, leaf_node(x.shape, x.dtype))
+        else:
+            v = prepare_input(x, who, f"input {i}")
+            b = reverse_box(v, tr, leaf_node(_shape(v), _dtype(v)))
         b._tangent = type(x) is float  # remember Python floats: their gradients come back as floats
+        boxes.append(b)
     with tr:
         out = f(*tree.unflatten(treedef, boxes))
     return tr, boxes, treedef, out

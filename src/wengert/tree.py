@@ -11,9 +11,19 @@ def flatten(tree: Any) -> tuple[list, Any]:
     return leaves, _flatten(tree, leaves)
 
 
+_NODES = (tuple, list, dict)
+
+
 def _flatten(tree, leaves):
     if isinstance(tree, (tuple, list)):
-        return (type(tree), [_flatten(t, leaves) for t in tree])
+        subs = []
+        for t in tree:  # leaves inline: most containers hold arrays
+            if isinstance(t, _NODES):
+                subs.append(_flatten(t, leaves))
+            else:
+                leaves.append(t)
+                subs.append(None)
+        return (type(tree), subs)
     if isinstance(tree, dict):
         keys = sorted(tree)
         return (dict, keys, [_flatten(tree[k], leaves) for k in keys])
@@ -33,8 +43,8 @@ def _unflatten(d, it):
         return next(it)
     if d[0] is dict:
         return {k: _unflatten(sub, it) for k, sub in zip(d[1], d[2])}
-    items = [_unflatten(sub, it) for sub in d[1]]
-    return tuple(items) if d[0] is tuple else list(items)
+    items = [next(it) if sub is None else _unflatten(sub, it) for sub in d[1]]
+    return tuple(items) if d[0] is tuple else items
 
 
 def tree_map(fn, tree: Any) -> Any:

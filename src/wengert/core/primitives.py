@@ -661,6 +661,8 @@ def _linear(x, w, b=None):
 
 
 def _linear_vjp_w(g, ans, x, w, b=None):
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == x.ndim == 2:
+        return _matmul(g.T, x)  # arrays, no batch axes: nothing records this sweep
     bd = _lead(g, ans)
     if ndim(g) - bd != 2:  # fold the sample axes of g and x into one
         g = reshape(g, shape(g)[:bd] + (-1, shape(w)[0]))
@@ -670,6 +672,8 @@ def _linear_vjp_w(g, ans, x, w, b=None):
 
 
 def _linear_vjp_b(g, ans, x, w, b=None):
+    if type(g) is np.ndarray and g.ndim == 2 == len(ans.shape):
+        return np.add.reduce(g, axis=0)  # an array, no batch axes: nothing records this sweep
     bd = _lead(g, ans)
     return sum_(g, axis=tuple(range(bd, ndim(g) - 1))) if ndim(g) - 1 > bd else g
 
