@@ -289,6 +289,126 @@ def test_sparse_hessian_matches_dense():
     np.testing.assert_allclose(Hs(y).toarray(), W.hessian(f)(y), rtol=1e-10, atol=1e-10)
 
 
+def _full_gather(S, x):
+    """The nonzeros read from the whole compressed product, as before any splitting."""
+    plan = S._last
+    return np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
+
+
+def test_only_the_varying_nonzeros_are_computed_bratu():
+    k = 20
+    F = lambda x: bratu(x, k)
+    J = W.sparse_jacobian(F)
+    J(rng.uniform(0, 1, k * k))
+    dec = J._last.decompress
+    # the Laplacian's nonzeros are constants of x: only the diagonal (its exp term) is computed
+    assert dec is not None and len(dec.var_pos) == k * k and dec.source.count("np.exp") == 1
+    assert "[5," not in dec.source  # no statement on the whole compressed product
+    for x in (rng.uniform(-2, 2, k * k), np.zeros(k * k)):
+        got = J(x)
+        assert np.array_equal(got.data, _full_gather(J, x))  # the same floating-point operations
+        np.testing.assert_allclose(got.toarray(), W.jacfwd(F)(x), rtol=1e-12, atol=1e-9)
+
+
+_SPLIT_A = rng.standard_normal((40, 40)) * (rng.uniform(size=(40, 40)) < 0.1)
+
+
+@pytest.mark.parametrize(
+    "f, kind, split",
+    [
+        # reverse mode (a dense row): the linear couplings and the row of sum(x) are constants
+        (
+            lambda x: W.concatenate([2 * x[1:] - x[:-1] + W.sin(x[1:]), W.reshape(W.sum(x), (1,))]),
+            "J",
+            1,
+        ),
+        # two of three nonzeros per row vary: one sweep and a gather
+        (lambda x: x[2:] - 2 * x[1:-1] + x[:-2] + W.sin(x[1:-1]) * x[2:], "J", 0),
+        # values that depend on x through piecewise-constant primitives vary
+        (lambda x: W.sign(x) * x + x[::-1], "J", 1),
+        (lambda x: W.where(x > 0, 2.0, 3.0) * x + x[::-1], "J", 1),
+        (lambda x: 2.0 * x + W.abs(x) * W.exp(x), "J", 0),
+        (lambda x: W.sum(x[1:] * x[:-1]) + W.sum(W.exp(x)), "H", 1),
+        (lambda x: 0.5 * W.sum(x * (_SPLIT_A @ x)) + W.sum(W.cos(x[:-3] * x[3:])), "H", 1),
+    ],
+)
+def test_split_decompression_matches_the_full_gather_and_dense(f, kind, split):
+    n = 40
+    S = W.sparse_jacobian(f) if kind == "J" else W.sparse_hessian(f)
+    S(rng.standard_normal(n))
+    # 1: at most half of the nonzeros vary, and only those are computed at each call
+    assert (S._last.decompress is not None) == bool(split)
+    dense = W.jacfwd(f) if kind == "J" else W.hessian(f)
+    for x in (rng.standard_normal(n), -rng.standard_normal(n)):
+        got = S(x)
+        assert np.array_equal(got.data, _full_gather(S, x))
+        np.testing.assert_allclose(got.toarray(), dense(x), rtol=1e-12, atol=1e-12)
+
+
+def test_split_decompression_is_exact_across_primitives():
+    n = 12
+    A = rng.standard_normal((n, n)) * (rng.random((n, n)) < 0.25)
+    perm = rng.permutation(n)
+    T = lambda x: W.transpose(W.reshape(x, (3, 4)))
+    fs = [
+        lambda x: A @ x + W.tanh(x) * 0.5,
+        lambda x: W.tanh(A @ x) * x[::-1] + W.sum(x[:2]),
+        lambda x: W.maximum(x, 0.5 * x[::-1]) + 3.0 * x[perm] + A @ x,
+        lambda x: W.where(x > 0, W.exp(x), 2.0 * x) + x[perm] - x + A @ x,
+        lambda x: W.reshape(T(x) * W.cos(T(x)[:, ::-1]) + 2.0 * T(x), (n,)) + A @ x,
+        lambda x: W.concatenate([x[1:] - x[:-1], W.reshape(W.sum(x * x), (1,)), 4.0 * x[:3]]),
+        lambda x: W.reshape(W.softmax(W.reshape(x, (4, 3)), axis=1), (n,)) + 2.0 * x[perm] + A @ x,
+    ]
+    for f in fs:
+        J = W.sparse_jacobian(f)
+        J(rng.standard_normal(n))
+        for _ in range(3):
+            x = rng.standard_normal(n)
+            got = J(x)
+            assert np.array_equal(got.data, _full_gather(J, x))
+            np.testing.assert_allclose(got.toarray(), W.jacfwd(f)(x).reshape(-1, n), atol=1e-12)
+
+
+def test_a_linear_function_runs_no_sweep_per_call():
+    A = rng.standard_normal((8, 8)) * (rng.random((8, 8)) < 0.3)
+    J = W.sparse_jacobian(lambda x: A @ x + 3.0 * x[::-1])
+    J(rng.standard_normal(8))
+    assert J._last.decompress.run is None and len(J._last.decompress.var_pos) == 0
+    np.testing.assert_allclose(J(rng.standard_normal(8)).toarray(), A + 3.0 * np.eye(8)[::-1])
+    H = W.sparse_hessian(lambda x: 0.5 * W.sum(x * (A @ x)))
+    np.testing.assert_allclose(H(rng.standard_normal(8)).toarray(), (A + A.T) / 2, atol=1e-15)
+    assert H._last.decompress.run is None
+
+
+def test_results_do_not_share_index_arrays():
+    f = lambda x: x[1:] * x[:-1] + x[1:]
+    J = W.sparse_jacobian(f)
+    x = np.ones(6)
+    x[2] = 0.0  # one entry is exactly zero here
+    A = J(x)
+    A.eliminate_zeros()  # in place: must not change the plan the next calls use
+    assert A.nnz == 9
+    y = np.arange(1.0, 7.0)
+    np.testing.assert_array_equal(J(y).toarray(), W.jacfwd(f)(y))
+    H = W.sparse_hessian(rosen)
+    B = H(np.zeros(5))
+    B.indices[:] = 0
+    np.testing.assert_allclose(H(y[:5]).toarray(), W.hessian(rosen)(y[:5]), rtol=1e-12)
+
+
+def test_no_constant_is_taken_from_an_overflow_at_setup():
+    k = 6
+    F = lambda x: bratu(x, k)
+    x = np.zeros(k * k)
+    x[7] = 800.0  # exp overflows: inf times the seed's zeros is nan in the compressed product
+    J = W.sparse_jacobian(F)
+    with np.errstate(all="ignore"):
+        J(x)
+    assert J._last.decompress is None
+    y = rng.uniform(0, 1, k * k)
+    np.testing.assert_allclose(J(y).toarray(), W.jacfwd(F)(y), rtol=1e-12, atol=1e-9)
+
+
 def test_banded_case_with_100000_variables():
     n = 100_000
     f = lambda x: x[2:] * W.exp(x[1:-1]) - x[:-2] ** 2

@@ -220,7 +220,7 @@ class ReverseTrace(Trace):
             ans = np.asarray(ans)
             shp, dt = ans.shape, ans.dtype
         if not prim.save_args:  # rules that need only shapes and dtypes keep no arrays alive
-            vals = [aval(v) for v in vals]
+            vals = [Aval(v.shape, v.dtype) if type(v) is np.ndarray else aval(v) for v in vals]
         node = GraphNode(
             prim, tuple(parents), tuple(idx), vals, kwargs, ans if prim.save_ans else None, shp, dt
         )

@@ -5,7 +5,8 @@ colouring (`coloring`), the index arrays that decompress straight into CSR, and 
 jit-compiled (`wengert.jit`): all colours pushed through one vector-mode sweep, the seed matrix as a
 leading batch axis of the tangents (forward mode, J V), of the cotangents (reverse mode, W^T J), or of
 the tangents of the gradient (forward over reverse, H V). Each call then runs the compiled sweep and
-gathers the nonzeros. Memory: O(nnz + n * colours).
+gathers the nonzeros; or, where at most half of them vary with x, copies the constant ones and computes
+only the varying ones (`decompress`). Memory: O(nnz + n * colours).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..program.jit import jit
 from ..transforms import grad, jvp, vjp
 from . import coloring
 from ._scipy import require_scipy
+from .decompress import split_constant
 from .patterns import hessian_sparsity, jacobian_sparsity
 
 
@@ -35,7 +37,18 @@ def _as_input(x: Any, who: str) -> np.ndarray:
 class _Plan:
     """Everything about one input shape that does not depend on the input's values."""
 
-    __slots__ = ("colors", "indices", "indptr", "mode", "pick", "run", "seed", "setup_s", "shape")
+    __slots__ = (
+        "colors",
+        "decompress",
+        "indices",
+        "indptr",
+        "mode",
+        "pick",
+        "run",
+        "seed",
+        "setup_s",
+        "shape",
+    )
 
     def __repr__(self) -> str:
         return f"<sparse plan {self.mode}: {self.colors} colours, nnz {len(self.indices)}>"
@@ -105,10 +118,11 @@ class SparseJacobian:
                 plan.seed = rc  # the cotangent seed needs the output's shape: built at the call
                 plan.pick = rc[rows] * n + cols  # entry (i, j) is (W^T J)[colour i, j], stored (k, n)
             plan.mode = mode
-            plan.indices, plan.indptr = pattern.indices, pattern.indptr
+            plan.indices, plan.indptr = _index_arrays(pattern)
             plan.shape = (m, n)
             plan.pick = _compact(plan.pick, plan.colors * (m if mode == "forward" else n))
             plan.run = _compressed_program(self._sweep(plan), x) if plan.colors else None
+            plan.decompress = split_constant(plan.run, x, plan.pick) if plan.colors else None
             plan.setup_s = time.perf_counter() - t0
             self._plans[key] = plan
             self.pattern = pattern
@@ -133,11 +147,10 @@ class SparseJacobian:
         sp = require_scipy()
         x = _as_input(x, "sparse_jacobian")
         plan = self.plan(x)
-        m, n = plan.shape
         if plan.colors == 0:
-            return sp.csr_array((np.zeros(0), plan.indices, plan.indptr), shape=(m, n))
-        data = np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
-        return sp.csr_array((data, plan.indices, plan.indptr), shape=(m, n))
+            return _matrix(sp, plan, np.zeros(0))
+        data = _values(plan, x)
+        return _matrix(sp, plan, data)
 
 
 class SparseHessian:
@@ -179,10 +192,11 @@ class SparseHessian:
             plan.colors = k
             plan.mode = "forward-over-reverse"
             plan.seed = coloring.seed_matrix(colors).reshape((k,) + x.shape).astype(x.dtype)
-            plan.indices, plan.indptr = pattern.indices, pattern.indptr
+            plan.indices, plan.indptr = _index_arrays(pattern)
             plan.shape = (n, n)
             seed, g = plan.seed, self._grad
             plan.run = _compressed_program(lambda v: jvp(g, (v,), (seed,))[1], x) if k else None
+            plan.decompress = split_constant(plan.run, x, plan.pick) if k else None
             plan.setup_s = time.perf_counter() - t0
             self._plans[key] = plan
             self.pattern = pattern
@@ -193,16 +207,37 @@ class SparseHessian:
         sp = require_scipy()
         x = _as_input(x, "sparse_hessian")
         plan = self.plan(x)
-        n = plan.shape[0]
         if plan.colors == 0:
-            return sp.csr_array((np.zeros(0), plan.indices, plan.indptr), shape=(n, n))
-        data = np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
-        return sp.csr_array((data, plan.indices, plan.indptr), shape=(n, n))
+            return _matrix(sp, plan, np.zeros(0))
+        data = _values(plan, x)
+        return _matrix(sp, plan, data)
 
 
 def _compact(pick: np.ndarray, size: int) -> np.ndarray:
-    """Gather indices in int32 where they fit: half the index traffic of the decompression."""
-    return pick.astype(np.int32) if size < 2**31 else pick
+    """Gather indices as numpy's own index type (np.take converts any other at every call)."""
+    return pick.astype(np.intp, copy=False)
+
+
+def _index_arrays(pattern) -> tuple[np.ndarray, np.ndarray]:
+    """The pattern's CSR index arrays, in int32 where they fit (scipy's own choice): each result
+    copies them, and half the bytes copy in half the time."""
+    small = max(pattern.nnz, *pattern.shape) < 2**31
+    dt = np.int32 if small else np.int64
+    return pattern.indices.astype(dt), pattern.indptr.astype(dt)
+
+
+def _matrix(sp, plan: _Plan, data: np.ndarray):
+    """The CSR matrix, with its own copies of the plan's index arrays: scipy's in-place methods
+    (eliminate_zeros, sort_indices) on one result must not change the next ones."""
+    return sp.csr_array((data, plan.indices.copy(), plan.indptr.copy()), shape=plan.shape)
+
+
+def _values(plan: _Plan, x: np.ndarray) -> np.ndarray:
+    """The nonzeros in CSR order: only the varying ones computed where the program tells them apart
+    (`decompress`), else a gather from the whole compressed product."""
+    if plan.decompress is not None:
+        return plan.decompress(x)
+    return np.take(np.asarray(plan.run(x)).reshape(-1), plan.pick)
 
 
 def _compressed_program(sweep: Callable, x: np.ndarray) -> Callable:
