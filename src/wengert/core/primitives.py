@@ -1086,6 +1086,23 @@ def _conv_vjp_w(g, ans, x, w, stride, padding, dilation, groups):
     for size, k, m, (lo, hi), d in zip(sp, kernel, stride, padding, dilation):
         rest = (size + lo + hi - d * (k - 1) - 1) % m  # trim the inputs no window reads
         pads.append((lo, hi - rest))
+    if b == 0 and groups == 1 and nd < 3 and o < cg * math.prod(kernel):
+        # The same convolution with the batch as one more spatial axis, innermost, of kernel N: its
+        # im2col copies runs of a whole image row times the batch instead of one row. It costs moving
+        # x and g to batch-innermost, so it is taken where the im2col matrix (Cg K per output
+        # position) outweighs g (O per output position).
+        last = (*range(1, 2 + nd), 0)
+        xs = reshape(transpose(x, last), (cg, 1) + sp + (n,))
+        gk = reshape(transpose(g, last), (o, 1) + out + (n,))
+        dw = conv(
+            xs,
+            gk,
+            stride=(*dilation, 1),
+            padding=(*pads, (0, 0)),
+            dilation=(*stride, 1),
+            groups=1,
+        )  # (Cg, O, *kernel, 1)
+        return transpose(reshape(dw, (cg, o) + kernel), (1, 0, *range(2, 2 + nd)))
     dw = conv(xs, gk, stride=tuple(dilation), padding=tuple(pads), dilation=tuple(stride), groups=groups)
     dw = reshape(dw, (cg, groups, nb, og) + kernel)  # (Cg, G, nb, Og, *kernel)
     dw = transpose(dw, (2, 1, 3, 0, *range(4, 4 + nd)))
