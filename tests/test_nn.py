@@ -486,3 +486,35 @@ def test_losses_against_torch():
             np.testing.assert_allclose(
                 g, ta.grad.numpy(), rtol=1e-8, atol=1e-12, err_msg=f"{ours.__name__} {red}"
             )
+
+
+# --- cross-entropy's PyTorch options (values against PyTorch: tests/test_torch_compat.py) -----------
+
+
+def test_cross_entropy_options_check_grads_and_agree_under_jit():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((5, 4))
+    y = np.array([0, 3, -1, 1, -1])
+    w = np.array([1.0, 2.0, 0.5, 3.0])
+
+    def f(z, y):
+        return nn.cross_entropy(z, y, weight=w, ignore_index=-1, label_smoothing=0.1)
+
+    W.testing.check_grads(lambda z: f(z, y), z, order=2)
+    np.testing.assert_allclose(W.jit(f)(z, y), f(z, y).numpy(), rtol=1e-12)
+    # the ignored samples change nothing
+    z2 = z.copy()
+    z2[[2, 4]] = 100.0
+    np.testing.assert_allclose(f(z2, y).numpy(), f(z, y).numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(W.grad(lambda z: f(z, y))(z)[[2, 4]], 0.0)
+
+
+def test_cross_entropy_options_bad_input():
+    z, y = np.zeros((2, 3)), np.array([0, 1])
+    with pytest.raises(ValueError, match=r"cross_entropy: weight must have one entry per class"):
+        nn.cross_entropy(z, y, weight=np.ones(2))
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\]"):
+        nn.cross_entropy(z, y, label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
+        nn.cross_entropy(z, np.array([0, 7]), ignore_index=-1, label_smoothing=0.1)
+    assert nn.CrossEntropyLoss("sum").reduction == "sum"  # the old positional reduction still works

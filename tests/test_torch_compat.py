@@ -41,6 +41,14 @@ def compute() -> dict[str, np.ndarray]:
             "mse": (nn.MSELoss(red), None),
             "l1": (nn.L1Loss(red), None),
         }
+        for opt, kw in ref.CE_OPTIONS.items():
+            kw = {k: a[v] if isinstance(v, str) else v for k, v in kw.items()}
+            f = nn.CrossEntropyLoss(reduction=red, **kw)
+            losses[f"cross_entropy_{opt}"] = (f, lambda z, f: f(z, a["labels_ignored"]))
+        losses["nll_weighted"] = (
+            nn.NLLLoss(weight=a["class_weight"], reduction=red),
+            lambda z, f: f(W.log_softmax(z, dim=1), a["labels_ignored"]),
+        )
         for name, (f, call) in losses.items():
             if call is None:
                 value_and_grad(f"{name}.{red}", f, a["logits"], a["target"])

@@ -44,11 +44,21 @@ def inputs() -> dict[str, np.ndarray]:
         "v": rng.normal(size=(2, 4, 3)),
         "logits": rng.normal(size=(6, 4)) * 3,
         "labels": np.array([0, 3, 1, 1, 2, 0]),
+        "labels_ignored": np.array([0, 3, -100, 1, 2, -100]),
+        "class_weight": np.array([1.0, 2.0, 0.5, 3.0]),
         "target": rng.normal(size=(6, 4)),
         "p0": rng.normal(size=(3, 2)),
         "goal": rng.normal(size=(3, 2)),
     }
 
+
+#: Cross-entropy options (labels with ignored entries): name -> keyword arguments ("str": an input).
+CE_OPTIONS = {
+    "ignore": {},
+    "weight": {"weight": "class_weight"},
+    "smooth": {"label_smoothing": 0.2},
+    "weight_smooth": {"weight": "class_weight", "label_smoothing": 0.3},
+}
 
 #: Optimizer cases: name -> (class name, keyword arguments), 6 steps on sum(c * (p - goal)**2 + p**4/10).
 OPTIMIZERS = {
@@ -103,6 +113,20 @@ def compute(torch) -> dict[str, np.ndarray]:
         value_and_grad(
             f"nll.{red}",
             lambda z, red=red: F.nll_loss(F.log_softmax(z, 1), a["labels"], reduction=red),
+            a["logits"],
+        )
+        for opt, kw in CE_OPTIONS.items():
+            kw = {k: a[v] if isinstance(v, str) else v for k, v in kw.items()}
+            value_and_grad(
+                f"cross_entropy_{opt}.{red}",
+                lambda z, red=red, kw=kw: F.cross_entropy(z, a["labels_ignored"], reduction=red, **kw),
+                a["logits"],
+            )
+        value_and_grad(
+            f"nll_weighted.{red}",
+            lambda z, red=red: F.nll_loss(
+                F.log_softmax(z, 1), a["labels_ignored"], weight=a["class_weight"], reduction=red
+            ),
             a["logits"],
         )
         value_and_grad(
