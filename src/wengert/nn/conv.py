@@ -3,9 +3,9 @@
 `AdaptiveAvgPool2d`), in PyTorch's layout (NCHW; weight (out_channels, in_channels // groups, *kernel)),
 with PyTorch's argument and attribute names, so state dicts move between the two.
 
-Convolution is the table's `conv` primitive: one matrix product over a strided view of the padded input.
-Pooling is composed of primitives: windows that tile the input exactly are a reshape and a `max`/`sum`
-reduction; other windows are a gather of the window elements (max) or a depthwise convolution (average);
+Convolution is the table's `conv` primitive: one matrix product per group over an im2col copy of the
+padded input. Max pooling is the table's `max_pool` primitive (its VJP shares the cotangent among tied
+maxima); average pooling is a sum of strided slices of the zero-padded input, one per kernel offset;
 adaptive average pooling is two products with averaging matrices.
 """
 
