@@ -180,6 +180,7 @@ TEMPLATES: dict[str, Callable] = {
     "concatenate": _concatenate,
     "cast": lambda a, p, em: f"np.asarray({a[0]}).astype({literal(np.dtype(p['dtype']))}, copy=False)",
     "copy": lambda a, p, em: f"np.array({a[0]}, copy=True)",
+    "round": lambda a, p, em: f"np.round({a[0]}{_kw(p, em, {'decimals': 0})})",
     "leaky_relu": lambda a, p, em: f"np.where({a[0]} > 0, {a[0]}, {_wrap(a[1])} * {_wrap(a[0])})",
     "silu": lambda a, p, em: f"{_wrap(a[0])} * {em.helper('_sigmoid')}({a[0]})",
     "gelu": lambda a, p, em: (
@@ -198,6 +199,9 @@ HELPERS = {
     "cross_entropy": "_cross_entropy",
     "scatter_add": "_scatter_add",
     "linear": "_linear",
+    "conv": "_conv",
+    "max_pool": "_max_pool",
+    "fold": "_fold",
 }
 
 
@@ -216,6 +220,17 @@ def _helper_deps(name: str, seen: set | None = None) -> list[str]:
                 seen.add(n)
                 out += [*_helper_deps(n, seen), n]
     return out
+
+
+def _uses(helper: str, module: str) -> bool:
+    """Whether the copied function `helper` names the standard-library `module`."""
+    codes = [_helper(helper).__code__]
+    while codes:
+        code = codes.pop()
+        codes.extend(c for c in code.co_consts if inspect.iscode(c))
+        if module in code.co_names:
+            return True
+    return False
 
 
 #: Results that may share memory with their first argument (never written in place).
@@ -633,7 +648,8 @@ def emit_source(prog: Program, name: str | None = None) -> str:
     body = _body(prog, em, inplace=False)
     args, unpack = _unpack(prog)
     out = _tree_expr(prog.out_tree, [em.name(o) for o in prog.outvars])
-    head = ["import math", "", "import numpy as np"] if "_erf" in em.helpers else ["import numpy as np"]
+    stdlib = sorted(m for m in ("itertools", "math") if any(_uses(h, m) for h in em.helpers))
+    head = [*(f"import {m}" for m in stdlib), *([""] if stdlib else []), "import numpy as np"]
     parts = ["\n".join(head)]  # laid out as `ruff format` lays out a module
     for h in em.helpers:
         parts.append(textwrap.dedent(inspect.getsource(_helper(h))).rstrip())
