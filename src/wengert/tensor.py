@@ -102,8 +102,16 @@ class Tensor(Arithmetic):
         node = self._node
         if self._trace is EAGER and node.prim is None and node.grad is not None:
             g = node.grad
-            # a box when backward's `gradient` was one: the gradient is then recorded by a transform
-            return g if type(g) in BOX_TYPES else constant(_own_grad(node))
+            if type(g) in BOX_TYPES:  # backward's `gradient` was a box: a transform records it
+                return g
+            if node.owned is not g:
+                # handed out as an array this leaf alone owns (copied once): backward may give
+                # several leaves the same cotangent array (x + y), or a read-only broadcast view,
+                # and `w.grad.zero_()` or `w.grad += g` must change w's gradient only
+                g = node.grad = node.owned = np.array(g, copy=True)
+            t = _new(Tensor)
+            t._value, t._trace, t._node, t._tangent = g, None, None, None
+            return t
         return None
 
     @grad.setter
@@ -245,7 +253,7 @@ class Tensor(Arithmetic):
                     "array of that shape (e.g. wengert.ones_like(t)), or reduce the tensor to one "
                     "element first (t.sum())"
                 )
-            seed = np.ones(value.shape, dtype=value.dtype)
+            seed = np.ones(value.shape, dtype=value.dtype) if value.ndim else np.array(1, value.dtype)
         elif type(gradient) in BOX_TYPES and gradient._trace not in (None, EAGER):
             # A seed traced by a transform (backward inside `grad`, `jvp`...): the rules then run on
             # its boxes and are recorded, so the leaves' gradients can be differentiated again.
@@ -490,16 +498,6 @@ class _Size(int):
 
     def __call__(self, dim: int | None = None):
         return self._shape if dim is None else self._shape[dim]
-
-
-def _own_grad(node) -> np.ndarray:
-    """A leaf's grad as an array that leaf alone owns (copied once if needed): backward may give
-    several leaves the same cotangent array (x + y), or a read-only broadcast view, and
-    `w.grad.zero_()` or `w.grad += g` must change w's gradient only."""
-    g = node.grad
-    if node.owned is not g:
-        g = node.grad = node.owned = np.array(g, copy=True)
-    return g
 
 
 def reverse_box(value, tr, node) -> Tensor:

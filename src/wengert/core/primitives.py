@@ -788,40 +788,32 @@ logsumexp = Structural(
 )
 
 
-def _rows(labels, classes: int):
-    """Index of each sample's labelled entry in an array of shape labels.shape + (classes,), seen as
-    rows of `classes` (the fused kernels below read and write only those entries)."""
-    flat = labels if labels.ndim == 1 else labels.reshape(-1)
-    return np.arange(flat.size), flat
-
-
-def _as_rows(a, k: int):
-    return a if a.ndim == 2 else a.reshape(-1, k)
+def _labelled(labels, classes: int):
+    """Index of each sample's labelled entry in a C-contiguous array of shape labels.shape +
+    (classes,), flattened (the fused kernels below read and write only those entries)."""
+    flat = labels.reshape(-1)
+    return flat if flat.size == 1 else np.arange(0, flat.size * classes, classes) + flat
 
 
 def _cross_entropy(logits, labels, reduction="mean"):
     # self-contained (numpy only): jit's emitted source copies this function
-    k = logits.shape[-1]
     z = logits - _max_keep(logits, -1)
-    flat = labels.reshape(-1)
-    picked = z.reshape(-1, k)[np.arange(flat.size), flat].reshape(labels.shape)
+    picked = z.reshape(-1)[_labelled(labels, logits.shape[-1])].reshape(labels.shape)
     np.exp(z, out=z)  # z is fresh: exponentiate in place
     nll = np.log(np.add.reduce(z, axis=-1))
     nll -= picked
     if reduction == "none":
         return nll
     total = np.add.reduce(nll, axis=None)
-    return total / nll.size if reduction == "mean" else total
+    return total / nll.size if reduction == "mean" and nll.size != 1 else total
 
 
 def _cross_entropy_softmax(logits, labels, reduction="mean", minus_one_hot=False, scale=None):
     """(cross_entropy(logits, labels), softmax(logits)) from one pass of shifted exponentials; with
     minus_one_hot, the second is softmax(logits) - one_hot(labels), the loss's derivative, then
     multiplied by `scale` if given. (jit emits this where a program asks for both.)"""
-    k = logits.shape[-1]
     p = logits - _max_keep(logits, -1)
-    flat = labels.reshape(-1)
-    at = np.arange(0, flat.size * k, k) + flat  # the labelled entries of p, flattened
+    at = _labelled(labels, logits.shape[-1])
     pf = p.reshape(-1)  # a view: p is fresh and contiguous
     picked = pf[at].reshape(labels.shape)
     np.exp(p, out=p)
@@ -836,7 +828,7 @@ def _cross_entropy_softmax(logits, labels, reduction="mean", minus_one_hot=False
     if reduction == "none":
         return nll, p
     total = np.add.reduce(nll, axis=None)
-    return (total / nll.size if reduction == "mean" else total), p
+    return (total / nll.size if reduction == "mean" and nll.size != 1 else total), p
 
 
 def _ce_vjp(g, ans, logits, labels, reduction="mean", res=None):
@@ -845,16 +837,17 @@ def _ce_vjp(g, ans, logits, labels, reduction="mean", res=None):
     b = _lead(g, ans)
     k = shape(logits)[-1]
     kept = shape(ans) + (1,) if reduction == "none" else (1,) * ndim(logits)
-    if reduction == "mean":
-        g = g * (1.0 / math.prod(shape(logits)[:-1]))  # scale the (small) cotangent, not the gradient
+    n = math.prod(shape(logits)[:-1])
+    if reduction == "mean" and n != 1:
+        g = g * (1.0 / n)  # scale the (small) cotangent, not the gradient
     # a copy of the saved softmax: another backward through a retained graph reads it again
     p = softmax(logits, axis=-1) if res is None or b else res.copy()
     if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and type(labels) not in _BOXES:
         # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
         # in place, the same operations as below without the temporaries (the fused backward).
-        if not p.flags.c_contiguous:  # (rows of a strided p would be a copy, not a view)
+        if not p.flags.c_contiguous:  # (a strided p, flattened, would be a copy, not a view)
             p = np.ascontiguousarray(p)
-        _as_rows(p, k)[_rows(labels, k)] -= 1
+        p.reshape(-1)[_labelled(labels, k)] -= 1
         p *= g if reduction != "none" else np.reshape(g, kept)
         return p
     return (p - _one_hot_like(labels, k, p)) * fit(g, shape(g)[:b] + kept)
@@ -865,7 +858,7 @@ def _one_hot_like(labels, k: int, like):
     if is_abstract(labels) or getattr(labels, "_trace", None) is not None:  # traced or batched
         return cast(equal(reshape(labels, shape(labels) + (1,)), np.arange(k)), dtype=dtype)
     out = np.zeros(labels.shape + (k,), dtype=dtype)
-    out.reshape(-1, k)[_rows(labels, k)] = 1
+    out.reshape(-1)[_labelled(labels, k)] = 1
     return out
 
 
