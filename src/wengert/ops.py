@@ -95,6 +95,9 @@ def index_key(index) -> tuple:
     return tuple(out)
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None, name: str = "logits"):
     """`labels` as an integer array of class indices in [0, num_classes), or a clear error naming `who`.
 
@@ -121,10 +124,8 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
         )
     if y.size and not traced:
         # one pass: seen as unsigned, a negative label is larger than any class index
-        if y.dtype.kind == "u" or y.dtype.itemsize not in (1, 2, 4, 8):
-            top = np.maximum.reduce(y, axis=None)
-        else:
-            top = np.maximum.reduce(y.view(f"u{y.dtype.itemsize}"), axis=None)
+        unsigned = _UNSIGNED.get(y.dtype.itemsize) if y.dtype.kind == "i" else None
+        top = np.maximum.reduce(y if unsigned is None else y.view(unsigned), axis=None)
         if top < num_classes:
             return labels if batched else y
         lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)

@@ -880,9 +880,7 @@ cross_entropy = Structural(
     vjps=(_ce_vjp, None),
     jvp=_ce_jvp,
 )
-cross_entropy.residual = lambda logits, labels, reduction="mean": _cross_entropy_softmax(
-    logits, labels, reduction
-)
+cross_entropy.residual = _cross_entropy_softmax  # (loss, softmax): the VJP reuses the softmax
 
 
 def _cast_impl(x, dtype):
