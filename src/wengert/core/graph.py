@@ -129,6 +129,7 @@ def backward(seeds, retain_graph: bool = False) -> None:
     cts: dict = {}
     heap: list = []
     handed = set()  # arrays a leaf took as its grad: a second leaf must not share one, nor the seed
+    clock, check = versions.CLOCK, STATE.anomaly
     for n, g in seeds:
         if n in cts:
             cts[n] = cts[n] + g
@@ -151,10 +152,10 @@ def backward(seeds, retain_graph: bool = False) -> None:
         parents = node.parents
         if parents is None:
             raise _freed()
-        if node.version != versions.CLOCK.now:
+        if node.version != clock.now:
             versions.check_saved(node)
         pcts = prim.vjp(node, g)
-        if STATE.anomaly:
+        if check:
             for i, c in zip(node.argnums, pcts):
                 if c is not None:
                     anomaly.check_backward(node, i, c)
