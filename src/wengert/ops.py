@@ -98,6 +98,15 @@ def index_key(index) -> tuple:
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
+def _in_range(y: np.ndarray, k: int) -> bool:
+    """Whether every integer label is in [0, k): one comparison for one label, else one reduction
+    (seen as unsigned, a negative label is larger than any class index)."""
+    if y.size == 1:
+        return 0 <= y.item() < k
+    unsigned = _UNSIGNED.get(y.dtype.itemsize) if y.dtype.kind == "i" else None
+    return bool(np.maximum.reduce(y if unsigned is None else y.view(unsigned), axis=None) < k)
+
+
 def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None, name: str = "logits"):
     """`labels` as an integer array of class indices in [0, num_classes), or a clear error naming `who`.
 
@@ -122,12 +131,7 @@ def check_labels(labels, num_classes: int, who: str, shape: tuple | None = None,
             f"{who}: {name} of shape {tuple(shape)} {verb} labels of shape {tuple(shape[:-1])}, "
             f"got {yshape}"
         )
-    if y.size and not traced:
-        # one pass: seen as unsigned, a negative label is larger than any class index
-        unsigned = _UNSIGNED.get(y.dtype.itemsize) if y.dtype.kind == "i" else None
-        top = np.maximum.reduce(y if unsigned is None else y.view(unsigned), axis=None)
-        if top < num_classes:
-            return labels if batched else y
+    if y.size and not traced and not _in_range(y, num_classes):
         lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi

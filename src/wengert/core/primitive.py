@@ -140,7 +140,8 @@ class Elementwise(Primitive):
 
     def vjp(self, node, g):
         args, ans = node.args, node.ans
-        b = ndim(g) - len(node.shape)
+        plain = type(g) is np.ndarray
+        b = (g.ndim if plain else ndim(g)) - len(node.shape)
         out = []
         for i in node.argnums:
             p = self.partials[i]
@@ -155,7 +156,11 @@ class Elementwise(Primitive):
                         c = safe_mul(g, guarded_partial(p, ans, args))
                 else:
                     c = g * p(ans, *args)
-            out.append(unbroadcast(c, shape(args[i]), b))
+            target = shape(args[i])
+            if plain and type(c) is np.ndarray and c.shape == target:
+                out.append(c)  # arrays of the argument's shape: nothing to unbroadcast
+            else:
+                out.append(unbroadcast(c, target, b))
         return out
 
     def jvp(self, idx, tangents, ans, vals, kwargs):
