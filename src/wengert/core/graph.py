@@ -117,6 +117,18 @@ def _freed() -> FreedGraphError:
     )
 
 
+def _to_leaf(node, g, handed: set) -> None:
+    """Add cotangent g to a leaf's grad (the grad of an earlier backward included)."""
+    if node.grad is not None:
+        g = node.grad + g
+        if type(g) is np.ndarray:
+            node.owned = g  # a new sum
+    elif type(g) is np.ndarray and g.base is None and g.flags.writeable and id(g) not in handed:
+        node.owned = g  # a fresh array of this sweep: the leaf may hand it out as is
+    handed.add(id(g))
+    node.grad = g
+
+
 def backward(seeds, retain_graph: bool = False) -> None:
     """Reverse accumulation from `seeds` [(node, cotangent)], adding each leaf's cotangent to its grad.
 
@@ -141,13 +153,8 @@ def backward(seeds, retain_graph: bool = False) -> None:
         node = heappop(heap)[1]
         g = cts.pop(node)
         prim = node.prim
-        if prim is None:
-            if node.grad is not None:
-                g = node.grad + g
-            elif type(g) is np.ndarray and g.base is None and g.flags.writeable and id(g) not in handed:
-                node.owned = g  # a fresh array of this sweep: the leaf may hand it out as is
-            handed.add(id(g))
-            node.grad = g
+        if prim is None:  # a seed that is a leaf
+            _to_leaf(node, g, handed)
             continue
         parents = node.parents
         if parents is None:
@@ -161,7 +168,9 @@ def backward(seeds, retain_graph: bool = False) -> None:
                     anomaly.check_backward(node, i, c)
         for p, c in zip(parents, pcts):
             if c is not None:
-                if p in cts:
+                if p.prim is None:  # a leaf needs no place in the order: its sum is its grad
+                    _to_leaf(p, c, handed)
+                elif p in cts:
                     cts[p] = cts[p] + c
                 else:
                     cts[p] = c
