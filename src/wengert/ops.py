@@ -511,10 +511,13 @@ def cross_entropy(logits, labels, reduction: str = "mean"):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias (PyTorch's layout: weight has shape (out_features, in_features))."""
-    xs, ws = _shape(x), _shape(weight)
+    try:  # (tensors and arrays: their shapes without a helper call each)
+        xs, ws = x.shape, weight.shape
+    except AttributeError:
+        xs, ws = _shape(x), _shape(weight)
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         raise ValueError(f"linear: input of shape {xs} does not fit weight of shape {ws}")
-    if bias is not None and _shape(bias) != (ws[0],):
+    if bias is not None and getattr(bias, "shape", None) != (ws[0],) and _shape(bias) != (ws[0],):
         raise ValueError(f"linear: bias of shape {_shape(bias)}, expected ({ws[0]},)")
     return P.linear(x, weight) if bias is None else P.linear(x, weight, bias)
 

@@ -660,6 +660,12 @@ def _linear(x, w, b=None):
     return y
 
 
+def _linear_vjp_x(g, ans, x, w, b=None):
+    if type(g) is np.ndarray and type(w) is np.ndarray:
+        return _matmul(g, w)  # arrays: nothing records this sweep
+    return matmul(g, w)
+
+
 def _linear_vjp_w(g, ans, x, w, b=None):
     if type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == x.ndim == 2:
         return _matmul(g.T, x)  # arrays, no batch axes: nothing records this sweep
@@ -698,7 +704,7 @@ def _linear_jvp(ts, ans, x, w, b=None):
 linear = Structural(
     "linear",
     _linear,
-    vjps=(lambda g, ans, x, w, b=None: matmul(g, w), _linear_vjp_w, _linear_vjp_b),
+    vjps=(_linear_vjp_x, _linear_vjp_w, _linear_vjp_b),
     jvp=_linear_jvp,
 )
 
