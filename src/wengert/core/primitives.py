@@ -840,14 +840,23 @@ def _cross_entropy_softmax(logits, labels, reduction="mean", minus_one_hot=False
 def _ce_vjp(g, ans, logits, labels, reduction="mean", res=None):
     """g (softmax(logits) - one_hot(labels)), divided by the number of samples for the mean. `res`:
     the softmax saved by the forward pass (the `residual` below), when there is one."""
+    if res is not None and type(g) is np.ndarray and type(labels) is np.ndarray and g.ndim == ans.ndim:
+        # the eager tape's sweep on arrays: the fused backward below on a copy of the saved softmax
+        # (another backward through a retained graph reads it again)
+        p = res.copy()
+        n = p.size // p.shape[-1] if p.ndim else 1
+        if reduction == "mean" and n != 1:
+            g = g * (1.0 / n)
+        p.reshape(-1)[_labelled(labels, p.shape[-1])] -= 1
+        p *= g if reduction != "none" else g.reshape(g.shape + (1,))
+        return p
     b = _lead(g, ans)
     k = shape(logits)[-1]
     kept = shape(ans) + (1,) if reduction == "none" else (1,) * ndim(logits)
     n = math.prod(shape(logits)[:-1])
     if reduction == "mean" and n != 1:
         g = g * (1.0 / n)  # scale the (small) cotangent, not the gradient
-    # a copy of the saved softmax: another backward through a retained graph reads it again
-    p = softmax(logits, axis=-1) if res is None or b else res.copy()
+    p = softmax(logits, axis=-1)
     if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and type(labels) not in _BOXES:
         # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
         # in place, the same operations as below without the temporaries (the fused backward).
