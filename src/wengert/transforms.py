@@ -86,6 +86,8 @@ def _as_returned(value, out):
 
 
 def _argnums(argnums, nargs: int, who: str) -> tuple[int, ...]:
+    if type(argnums) is int and 0 <= argnums < nargs:  # the common case, first
+        return (argnums,)
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for i in nums:
         if not isinstance(i, int) or not -nargs <= i < nargs:
@@ -258,9 +260,10 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
                 f"grad: f must return a scalar (one number); it returned shape {shp}. For a vector "
                 "output use jacrev/jacobian (the whole Jacobian) or vjp (a vector-Jacobian product)"
             )
-        if _dtype(value).kind != "f":
-            raise TypeError(f"grad: f returned dtype {_dtype(value)}; it must return a float")
-        seed = np.ones(shp, dtype=_dtype(value))
+        dtype = _dtype(value)
+        if dtype.kind != "f":
+            raise TypeError(f"grad: f returned dtype {dtype}; it must return a float")
+        seed = np.array(1, dtype) if shp == () else np.ones(shp, dtype)
         grads = _pullback(tr, boxes, treedef, [out], [seed], retain=False)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         value = _as_returned(value, out)
