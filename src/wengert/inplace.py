@@ -108,7 +108,7 @@ def _record(t, op: str, operands) -> None:
     t._value, t._trace, t._node = new._value, eager, new._node
 
 
-def _writable(t, op: str) -> np.ndarray:
+def writable_value(t, op: str) -> np.ndarray:
     v = t._value
     if (
         type(v) is not np.ndarray
@@ -125,7 +125,7 @@ def _writable(t, op: str) -> np.ndarray:
 def _write(t, op: str, operands) -> None:
     v = t._value
     if type(v) is not np.ndarray or not v.flags.writeable:
-        v = _writable(t, op)
+        v = writable_value(t, op)
     vals = [raw(o) for o in operands]
     try:
         ufunc = _UFUNCS.get(op)
@@ -166,6 +166,6 @@ def write_update(t, op: str, operand: np.ndarray) -> None:
     `no_grad()` with numpy work arrays, so the outcome of the dispatch is known)."""
     v = t._value
     if type(v) is not np.ndarray or not v.flags.writeable:
-        v = _writable(t, op)
+        v = writable_value(t, op)
     _UFUNCS[op](v, operand, out=v, casting="same_kind")
     mark_written(v, op)

@@ -139,7 +139,7 @@ def _zipinfo(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def _open_temp(directory: str, base: str) -> tuple[str, int]:
+def open_temp(directory: str, base: str) -> tuple[str, int]:
     """Create a new temporary file next to the target; return its path and fd."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
@@ -151,7 +151,7 @@ def _open_temp(directory: str, base: str) -> tuple[str, int]:
             continue
 
 
-def _fsync_dir(directory: str) -> None:
+def fsync_dir(directory: str) -> None:
     """Flush the directory entry after a rename (POSIX; a no-op where unsupported)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -200,7 +200,7 @@ def save(obj: dict[str, Any], path: str | os.PathLike[str], metadata: dict | Non
 
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    tmp, fd = _open_temp(directory, os.path.basename(path))
+    tmp, fd = open_temp(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as fh:
             with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -220,7 +220,7 @@ def save(obj: dict[str, Any], path: str | os.PathLike[str], metadata: dict | Non
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
 
 
 def _add_digests(node: dict[str, Any], digests: dict[str, str]) -> None:

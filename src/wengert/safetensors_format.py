@@ -118,7 +118,7 @@ def save_file(
 
     Non-string metadata values are stored as JSON text (safetensors metadata holds strings only).
     """
-    from .io import _fsync_dir, _open_temp
+    from .io import fsync_dir, open_temp
 
     if not isinstance(tensors, dict):
         raise TypeError(f"save: expected a dict of arrays, got {type(tensors).__name__}")
@@ -150,7 +150,7 @@ def save_file(
 
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    tmp, fd = _open_temp(directory, os.path.basename(path))
+    tmp, fd = open_temp(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(struct.pack("<Q", len(text)))
@@ -165,7 +165,7 @@ def save_file(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
 
 
 # --------------------------------------------------------------------------- reading

@@ -114,7 +114,7 @@ class Node:
 
         The order is deterministic: parents are visited in argument order.
         """
-        return _toposort(self)
+        return toposort(self)
 
     def backward(self, seed: float = 1.0) -> None:
         """Reverse accumulation (the paper's Algorithm 2): set this node's grad to `seed`, then add
@@ -130,7 +130,7 @@ class Node:
         operation supplies them through its own `backward()`. Where a partial divides by zero on
         floats (sqrt or x**0.5 at 0) the gradient is inf, or 0 where the cotangent reaching it is 0.
         """
-        order = _toposort(self)  # also sets every node's `_ct` to 0.0
+        order = toposort(self)  # also sets every node's `_ct` to 0.0
         self.grad = 0.0  # the loop adds the seed: the output's grad becomes the seed
         self._ct = float(seed)
         for node in reversed(order):
@@ -174,7 +174,7 @@ class Node:
         """
         seeds = {wrt: float(seed)} if isinstance(wrt, Node) else dict(wrt)
         tangent: dict[Node, float] = {}
-        for node in _toposort(self):
+        for node in toposort(self):
             prim = node._prim
             if node in seeds:
                 t = seeds[node]
@@ -185,7 +185,7 @@ class Node:
                 ts = [tangent[p] for p in parents]
                 vals = [p.value for p in parents]
                 t = 0.0
-                for ti, di in zip(ts, _terms(prim, 1.0, node.value, vals)):
+                for ti, di in zip(ts, partial_terms(prim, 1.0, node.value, vals)):
                     # a zero tangent times an infinite partial counts as 0
                     if ti:
                         t += ti * di
@@ -194,7 +194,7 @@ class Node:
 
     def zero_grad(self) -> None:
         """Set the grad of every node of this graph (this node and all it depends on) to 0."""
-        for node in _toposort(self):
+        for node in toposort(self):
             node.grad = 0.0
 
     # --- operations -------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ _CONSTANT = frozenset((int, float))  # the table gives constant partials (add, s
 _MARK = object()  # on the toposort stack: "the node below me has all its parents placed"
 
 
-def _toposort(root: Node) -> list[Node]:
+def toposort(root: Node) -> list[Node]:
     """Post-order depth-first sort, iterative, and allocating no per-node containers.
 
     A stack of bare nodes and markers keeps the garbage collector out of the way on deep graphs
@@ -280,7 +280,7 @@ def _toposort(root: Node) -> list[Node]:
     return order
 
 
-def _terms(prim, g: float, ans: float, vals: list) -> list[float]:
+def partial_terms(prim, g: float, ans: float, vals: list) -> list[float]:
     """g * (d prim / d arg i) for each argument, from the table's partials."""
     try:
         out = []
@@ -478,7 +478,9 @@ class Operation:
             raise NotImplementedError(f"{type(self).__name__}: a new operation must define backward()")
         out = self._output()
         operands = self._operands()
-        for node, term in zip(operands, _terms(prim, out.grad, out.value, [n.value for n in operands])):
+        for node, term in zip(
+            operands, partial_terms(prim, out.grad, out.value, [n.value for n in operands])
+        ):
             node.grad += term
 
     def __str__(self) -> str:

@@ -318,7 +318,7 @@ class Tensor(Arithmetic):
                 "value the graph has recorded; build a new tensor instead, e.g. "
                 "wengert.where(mask, new_values, t), or wengert.concatenate/stack of pieces"
             )
-        inplace._writable(self, "__setitem__")[ops.index_key(index)] = raw(value)
+        inplace.writable_value(self, "__setitem__")[ops.index_key(index)] = raw(value)
         versions.mark_written(self._value, "__setitem__")
 
     # --- in-place updates (see wengert.inplace for when they are recorded or written) ------------

@@ -60,7 +60,7 @@ class RunDir:
                 raise CLIError(f"--out {path}: cannot create the folder: {e.strerror or e}") from None
             created = True
         run = cls(path, created)
-        run._check_writable("--out")
+        run.check_writable("--out")
         return run
 
     @classmethod
@@ -78,11 +78,11 @@ class RunDir:
                     f"cannot create the run folder {path}: {e.strerror or e}; choose one with --out"
                 ) from None
             run = cls(path, True, root_created)
-            run._check_writable("the run folder")
+            run.check_writable("the run folder")
             return run
         raise CLIError(f"{root}: too many runs started at {stamp}; choose a folder with --out")
 
-    def _check_writable(self, what: str) -> None:
+    def check_writable(self, what: str) -> None:
         try:
             with tempfile.TemporaryFile(dir=self.path):
                 pass

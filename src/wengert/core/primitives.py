@@ -348,7 +348,7 @@ stop_gradient = NonDiff("stop_gradient", lambda x: x)
 # axes (a basis of directions pushed through one sweep by jacfwd/jacrev).
 
 
-def _axes(axis, nd: int) -> tuple:
+def negative_axes(axis, nd: int) -> tuple:
     """Axes as a tuple of negative indices (None: all axes)."""
     if axis is None:
         return tuple(range(-nd, 0))
@@ -363,10 +363,10 @@ def _axes(axis, nd: int) -> tuple:
     return tuple(out)
 
 
-def _kept(xshape: tuple, axis) -> tuple:
+def kept_shape(xshape: tuple, axis) -> tuple:
     """Shape of a reduction over `axis` with keepdims=True."""
     nd = len(xshape)
-    red = {a + nd for a in _axes(axis, nd)}
+    red = {a + nd for a in negative_axes(axis, nd)}
     return tuple(1 if i in red else s for i, s in enumerate(xshape))
 
 
@@ -389,7 +389,7 @@ def _pad(t, b: int, xshape: tuple, nd: int):
 def _sum_vjp(g, ans, x, axis=None, keepdims=False):
     b = _lead(g, ans)
     if not keepdims:
-        g = fit(g, shape(g)[:b] + _kept(x.shape, axis))
+        g = fit(g, shape(g)[:b] + kept_shape(x.shape, axis))
     return broadcast_to(g, shape(g)[:b] + x.shape)
 
 
@@ -400,7 +400,7 @@ sum_ = Structural(
     lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),
     vjps=(_sum_vjp,),
     jvp=lambda ts, ans, x, axis=None, keepdims=False: sum_(
-        ts[0], axis=_axes(axis, x.ndim), keepdims=keepdims
+        ts[0], axis=negative_axes(axis, x.ndim), keepdims=keepdims
     ),
     save_args=False,
 )
@@ -408,7 +408,7 @@ sum_ = Structural(
 
 def _extremum(name: str, fn):
     def rule_parts(ans, x, axis):
-        kept = _kept(x.shape, axis)
+        kept = kept_shape(x.shape, axis)
         ans_k = reshape(ans, kept)
         mask = _mask(x == ans_k, x)
         return kept, mask / sum_(mask, axis=axis, keepdims=True)  # a primitive: traceable to a program
@@ -420,7 +420,7 @@ def _extremum(name: str, fn):
 
     def jvp(ts, ans, x, axis=None, keepdims=False):
         _, share = rule_parts(ans, x, axis)
-        return sum_(ts[0] * share, axis=_axes(axis, ndim(x)), keepdims=keepdims)
+        return sum_(ts[0] * share, axis=negative_axes(axis, ndim(x)), keepdims=keepdims)
 
     return Structural(
         name,
@@ -448,11 +448,11 @@ def reshape(x, new_shape):
     return reshape_p(x, new_shape=tuple(new_shape))
 
 
-def _perm(axes, nd):
+def full_perm(axes, nd):
     return tuple(range(nd))[::-1] if axes is None else tuple(int(a) % nd for a in axes)
 
 
-def _batched_perm(perm, b):
+def batched_perm(perm, b):
     return tuple(range(b)) + tuple(b + a for a in perm)
 
 
@@ -461,11 +461,11 @@ transpose_p = Structural(
     lambda x, axes=None: np.asarray(x).transpose(axes),
     vjps=(
         lambda g, ans, x, axes=None: transpose(
-            g, _batched_perm(tuple(np.argsort(_perm(axes, x.ndim))), _lead(g, ans))
+            g, batched_perm(tuple(np.argsort(full_perm(axes, x.ndim))), _lead(g, ans))
         ),
     ),
     jvp=lambda ts, ans, x, axes=None: transpose(
-        ts[0], _batched_perm(_perm(axes, ndim(x)), _lead(ts[0], x))
+        ts[0], batched_perm(full_perm(axes, ndim(x)), _lead(ts[0], x))
     ),
     save_args=False,
 )
@@ -494,17 +494,17 @@ def broadcast_to(x, new_shape):
     return broadcast_to_p(x, new_shape=tuple(new_shape))
 
 
-def _batched_index(index: tuple, b: int) -> tuple:
+def batched_index(index: tuple, b: int) -> tuple:
     return (slice(None),) * b + index
 
 
-def _is_basic(index: tuple) -> bool:
+def is_basic_index(index: tuple) -> bool:
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in index)
 
 
 def _scatter_add(g, index, new_shape):
     out = np.zeros(new_shape, dtype=np.result_type(g))
-    if _is_basic(index):
+    if is_basic_index(index):
         out[index] = g
     else:
         np.add.at(out, index, g)
@@ -517,21 +517,21 @@ getitem = Structural(
     vjps=(
         lambda g, ans, x, index: scatter_add(
             g,
-            index=_batched_index(index, _lead(g, ans)),
+            index=batched_index(index, _lead(g, ans)),
             new_shape=shape(g)[: _lead(g, ans)] + x.shape,
         ),
     ),
-    jvp=lambda ts, ans, x, index: getitem(ts[0], index=_batched_index(index, _lead(ts[0], x))),
+    jvp=lambda ts, ans, x, index: getitem(ts[0], index=batched_index(index, _lead(ts[0], x))),
     save_args=False,
 )
 
 scatter_add = Structural(
     "scatter_add",
     _scatter_add,
-    vjps=(lambda g, ans, x, index, new_shape: getitem(g, index=_batched_index(index, _lead(g, ans))),),
+    vjps=(lambda g, ans, x, index, new_shape: getitem(g, index=batched_index(index, _lead(g, ans))),),
     jvp=lambda ts, ans, x, index, new_shape: scatter_add(
         ts[0],
-        index=_batched_index(index, _lead(ts[0], x)),
+        index=batched_index(index, _lead(ts[0], x)),
         new_shape=shape(ts[0])[: _lead(ts[0], x)] + tuple(new_shape),
     ),
     save_args=False,
@@ -540,7 +540,7 @@ scatter_add = Structural(
 
 def _concat_vjp(i):
     def rule(g, ans, *xs, axis=0):
-        ax = _axes(axis, ans.ndim)[0]  # counted from the end, so batch axes of g need no care
+        ax = negative_axes(axis, ans.ndim)[0]  # counted from the end, so batch axes of g need no care
         start = builtin_sum(x.shape[ax] for x in xs[:i])
         sl = [slice(None)] * ndim(g)
         sl[ax] = slice(start, start + xs[i].shape[ax])
@@ -557,7 +557,7 @@ def _concat_jvp(ts, ans, *xs, axis=0):
         t if t is not None else np.zeros(batch + shape(x), dtype=np.result_type(raw(ans)))
         for t, x in zip(ts, xs)
     ]
-    return concatenate(*full, axis=_axes(axis, ndim(ans))[0])
+    return concatenate(*full, axis=negative_axes(axis, ndim(ans))[0])
 
 
 builtin_sum = sum  # the table defines its own `sum_`; keep the builtin for Python sequences
@@ -572,7 +572,7 @@ concatenate = Structural(
 # --- matmul, with numpy's rules for 1-d operands and broadcast batch axes --------------------------
 
 
-def _as_matrices(xs, ys):
+def as_matrices(xs, ys):
     """Shapes of x and y promoted to at least 2-d (numpy's matmul rule for vectors)."""
     xm = (1,) + tuple(xs) if len(xs) == 1 else tuple(xs)
     ym = tuple(ys) + (1,) if len(ys) == 1 else tuple(ys)
@@ -592,7 +592,7 @@ def _matmul_vjp_x(g, ans, x, y):
     b = _lead(g, ans)
     if b and x.ndim == 1 and y.ndim == 2:  # a batch of vector cotangents: one matrix product
         return matmul(g, _mT(y))
-    xm, ym = _as_matrices(x.shape, y.shape)
+    xm, ym = as_matrices(x.shape, y.shape)
     out = _out_full(xm, ym)
     gm = fit(g, shape(g)[:b] + out)
     gx = matmul(gm, _mT(fit(y, ym)))
@@ -603,7 +603,7 @@ def _matmul_vjp_y(g, ans, x, y):
     b = _lead(g, ans)
     if b and x.ndim == 2 and y.ndim == 1:  # a batch of vector cotangents: one matrix product
         return matmul(g, x)
-    xm, ym = _as_matrices(x.shape, y.shape)
+    xm, ym = as_matrices(x.shape, y.shape)
     out = _out_full(xm, ym)
     gm = fit(g, shape(g)[:b] + out)
     gy = matmul(_mT(fit(x, xm)), gm)
@@ -611,7 +611,7 @@ def _matmul_vjp_y(g, ans, x, y):
 
 
 def _matmul_jvp(ts, ans, x, y):
-    xm, ym = _as_matrices(shape(x), shape(y))
+    xm, ym = as_matrices(shape(x), shape(y))
     nd = len(_out_full(xm, ym))
     out = None
     for t, this, other, this_m, other_m, first in (
@@ -731,7 +731,7 @@ def _softmax(x, axis=-1):
 
 
 def _softmax_rule(v, ans, axis):
-    ax = _axes(axis, ndim(ans))
+    ax = negative_axes(axis, ndim(ans))
     return ans * (v - sum_(v * ans, axis=ax, keepdims=True))
 
 
@@ -755,10 +755,12 @@ log_softmax = Structural(
     "log_softmax",
     _log_softmax,
     vjps=(
-        lambda g, ans, x, axis=-1: g - exp(ans) * sum_(g, axis=_axes(axis, ndim(ans)), keepdims=True),
+        lambda g, ans, x, axis=-1: (
+            g - exp(ans) * sum_(g, axis=negative_axes(axis, ndim(ans)), keepdims=True)
+        ),
     ),
     jvp=lambda ts, ans, x, axis=-1: (
-        ts[0] - sum_(exp(ans) * ts[0], axis=_axes(axis, ndim(ans)), keepdims=True)
+        ts[0] - sum_(exp(ans) * ts[0], axis=negative_axes(axis, ndim(ans)), keepdims=True)
     ),
     save_args=False,
     save_ans=True,
@@ -774,7 +776,7 @@ def _logsumexp(x, axis=None, keepdims=False):
 
 
 def _lse_weights(ans, x, axis):
-    ans_k = fit(ans, _kept(shape(x), axis))
+    ans_k = fit(ans, kept_shape(shape(x), axis))
     finite = isfinite(ans_k)
     return exp(x - where(finite, ans_k, 0.0)), ans_k  # softmax weights; 0 where all inputs are -inf
 
@@ -784,11 +786,11 @@ logsumexp = Structural(
     _logsumexp,
     vjps=(
         lambda g, ans, x, axis=None, keepdims=False: (
-            fit(g, shape(g)[: _lead(g, ans)] + _kept(x.shape, axis)) * _lse_weights(ans, x, axis)[0]
+            fit(g, shape(g)[: _lead(g, ans)] + kept_shape(x.shape, axis)) * _lse_weights(ans, x, axis)[0]
         ),
     ),
     jvp=lambda ts, ans, x, axis=None, keepdims=False: sum_(
-        _lse_weights(ans, x, axis)[0] * ts[0], axis=_axes(axis, ndim(x)), keepdims=keepdims
+        _lse_weights(ans, x, axis)[0] * ts[0], axis=negative_axes(axis, ndim(x)), keepdims=keepdims
     ),
     save_ans=True,
 )
@@ -967,11 +969,11 @@ use_structural(sum_=sum_, reshape=reshape, broadcast_to=broadcast_to, where=wher
 # cotangent as kernel, so every order of derivative is made of conv, matmul and fold.
 
 
-def _conv_out(size: int, k: int, stride: int, pad: tuple, dilation: int) -> int:
+def conv_out_size(size: int, k: int, stride: int, pad: tuple, dilation: int) -> int:
     return (size + pad[0] + pad[1] - dilation * (k - 1) - 1) // stride + 1
 
 
-def _pad_crop(x, pads):
+def pad_crop(x, pads):
     """x with its trailing len(pads) axes padded with zeros (positive entries) or cropped (negative)."""
     lead = x.ndim - len(pads)
     if any(lo < 0 or hi < 0 for lo, hi in pads):
@@ -989,9 +991,9 @@ def _pad_crop(x, pads):
 
 
 def _channels_first(x, pads):
-    """x (N, C, *spatial) as (C, N, *padded), `pads` as in `_pad_crop`: without padding a transposed
+    """x (N, C, *spatial) as (C, N, *padded), `pads` as in `pad_crop`: without padding a transposed
     view; with it, the one copy does both the transpose and the padding."""
-    return _pad_crop(x.transpose((1, 0, *range(2, x.ndim))), pads)
+    return pad_crop(x.transpose((1, 0, *range(2, x.ndim))), pads)
 
 
 def _conv(x, w, stride, padding, dilation, groups):
@@ -1011,17 +1013,17 @@ def _conv(x, w, stride, padding, dilation, groups):
         xt = _channels_first(x, padding)
         cols = np.empty((groups * cg, kk, n) + out, dtype=np.result_type(x, w))
         for k, offset in enumerate(itertools.product(*map(range, kernel))):
-            cols[:, k] = xt[(slice(None), slice(None), *_pool_slices(offset, out, stride, dilation))]
+            cols[:, k] = xt[(slice(None), slice(None), *pool_slices(offset, out, stride, dilation))]
         y = np.matmul(wm, cols.reshape(groups, cg * kk, n * math.prod(out)))  # (G, O / G, N out)
         y = y.reshape((o, n) + out).transpose((1, 0, *range(2, 2 + nd)))
         return np.ascontiguousarray(y)
     # a kernel larger than the output (the weight gradient's convolution): the batch folded into the
     # rows, (G, N, *out, Cg, *kernel), one strided copy per output position (the window it reads, with
     # the kernel's long runs innermost); then (N out, Cg K) @ (Cg K, O / G) per group
-    xp = _pad_crop(x, padding)
+    xp = pad_crop(x, padding)
     cols = np.empty((groups, n) + out + (cg,) + tuple(kernel), dtype=np.result_type(x, w))
     for pos in itertools.product(*map(range, out)):
-        win = xp[(slice(None), slice(None), *_pool_slices(pos, kernel, dilation, stride))]
+        win = xp[(slice(None), slice(None), *pool_slices(pos, kernel, dilation, stride))]
         cols[(slice(None), slice(None), *pos)] = win.reshape((n, groups, cg) + tuple(kernel)).swapaxes(
             0, 1
         )
@@ -1147,7 +1149,7 @@ conv = Structural("conv", _conv, vjps=(_conv_vjp_x, _conv_vjp_w), jvp=_conv_jvp)
 # axis and pads with -inf. Tied maxima share the gradient evenly, as in the `max` reduction.
 
 
-def _pool_slices(offset: tuple, kernel_out: tuple, stride: tuple, dilation: tuple) -> tuple:
+def pool_slices(offset: tuple, kernel_out: tuple, stride: tuple, dilation: tuple) -> tuple:
     """Per spatial axis, the strided slice of the padded input that kernel `offset` reads."""
     return tuple(
         slice(i * d, i * d + m * (o - 1) + 1, m)
@@ -1155,7 +1157,7 @@ def _pool_slices(offset: tuple, kernel_out: tuple, stride: tuple, dilation: tupl
     )
 
 
-def _pool_pad(x, padding, fill):
+def pool_pad(x, padding, fill):
     lead = x.ndim - len(padding)
     if not any(lo or hi for lo, hi in padding):
         return x
@@ -1163,14 +1165,14 @@ def _pool_pad(x, padding, fill):
 
 
 def _max_pool(x, kernel, stride, padding, dilation):
-    xp = _pool_pad(np.asarray(x), padding, -np.inf)
+    xp = pool_pad(np.asarray(x), padding, -np.inf)
     nd = len(kernel)
     out = tuple(
         (s - d * (k - 1) - 1) // m + 1 for s, k, m, d in zip(xp.shape[-nd:], kernel, stride, dilation)
     )
     ans = None
     for offset in itertools.product(*map(range, kernel)):
-        sl = xp[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        sl = xp[(Ellipsis, *pool_slices(offset, out, stride, dilation))]
         ans = sl.copy() if ans is None else np.maximum(ans, sl, out=ans)
     return ans
 
@@ -1186,12 +1188,12 @@ def _max_pool_weights(ans, x, kernel, stride, padding, dilation):
         # traced to a program, or batched by vmap: the same, in primitives
         return _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation)
     a = np.asarray(raw(ans))
-    xp = _pool_pad(np.asarray(raw(x)), padding, -np.inf)
+    xp = pool_pad(np.asarray(raw(x)), padding, -np.inf)
     out = a.shape[-nd:]
     kk = math.prod(kernel)
     mask = np.empty(a.shape[:-nd] + (kk,) + out, dtype=bool)
     for n, offset in enumerate(itertools.product(*map(range, kernel))):
-        sl = xp[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        sl = xp[(Ellipsis, *pool_slices(offset, out, stride, dilation))]
         np.equal(sl, a, out=mask[(Ellipsis, n) + (slice(None),) * nd])
     # maxima per window (ties are common: all-zero windows after a ReLU), summed over the bytes
     count = np.add.reduce(mask.view(np.uint8), axis=-nd - 1, dtype=np.uint8 if kk < 256 else np.int64)
@@ -1217,7 +1219,7 @@ def _traced_max_pool_weights(ans, x, kernel, stride, padding, dilation):
         xp = scatter_add(x, index=(Ellipsis, *inner), new_shape=shape(x)[:-nd] + padded) + fill
     masks = []
     for offset in itertools.product(*map(range, kernel)):
-        eq = getitem(xp, index=(Ellipsis, *_pool_slices(offset, out, stride, dilation))) == ans
+        eq = getitem(xp, index=(Ellipsis, *pool_slices(offset, out, stride, dilation))) == ans
         masks.append(reshape(_mask(eq, ans), shape(ans)[:-nd] + (1,) + tuple(out)))
     w = concatenate(*masks, axis=-nd - 1)
     return w, 1 / sum_(w, axis=-nd - 1)  # ties share evenly
@@ -1257,7 +1259,7 @@ def _unfold(c, kernel, stride, dilation, out):
     nd = len(kernel)
     parts = []
     for offset in itertools.product(*map(range, kernel)):
-        part = getitem(c, index=(Ellipsis, *_pool_slices(offset, out, stride, dilation)))
+        part = getitem(c, index=(Ellipsis, *pool_slices(offset, out, stride, dilation)))
         parts.append(reshape(part, shape(part)[:-nd] + (1,) + tuple(out)))
     return parts[0] if len(parts) == 1 else concatenate(*parts, axis=-nd - 1)
 
@@ -1270,7 +1272,7 @@ def _fold(cols, kernel, stride, dilation, new_shape):
     y = (np.empty if covered else np.zeros)(new_shape, dtype=cols.dtype)
     for n, offset in enumerate(itertools.product(*map(range, kernel))):
         src = cols[(Ellipsis, n) + (slice(None),) * nd]
-        dst = y[(Ellipsis, *_pool_slices(offset, out, stride, dilation))]
+        dst = y[(Ellipsis, *pool_slices(offset, out, stride, dilation))]
         if tiles:  # each element is in one window: copy, do not accumulate
             dst[...] = src
         else:

@@ -113,7 +113,9 @@ def _conv(
             )
     else:
         pads = tuple((p, p) for p in _tuple(padding, nd, "padding", name, minimum=0))
-    out = [P._conv_out(s, k, m, p, d) for s, k, m, p, d in zip(xs[2:], kernel, stride_, pads, dilation_)]
+    out = [
+        P.conv_out_size(s, k, m, p, d) for s, k, m, p, d in zip(xs[2:], kernel, stride_, pads, dilation_)
+    ]
     if any(o < 1 for o in out):
         raise ValueError(
             f"{name}: the kernel {tuple(kernel)} (dilation {dilation_}) is larger than the padded "

@@ -28,9 +28,9 @@ from .. import ops, tree
 from .. import tensor as _tensor
 from ..core import primitives as P
 from ..core.primitive import Elementwise, NonDiff, Structural, ndim, shape
-from ..core.primitives import _axes, _batched_index, _batched_perm, _perm
+from ..core.primitives import batched_index, batched_perm, full_perm, negative_axes
 from ..core.trace import BOX_TYPES, Trace, next_level, raw, unwrap_for
-from ..tensor import Tensor, _new
+from ..tensor import Tensor
 from ..transforms import _Custom
 
 # --- the trace and its boxes ----------------------------------------------------------------------
@@ -119,7 +119,7 @@ BOX_TYPES.add(BatchTensor)
 
 
 def _box(value, tr: BatchTrace) -> BatchTensor:
-    t = _new(BatchTensor)
+    t = object.__new__(BatchTensor)  # no __init__: the fields are set here
     t._value = value
     t._trace = tr
     t._node = None
@@ -392,7 +392,7 @@ def _reduction_rule(prim):
 
     def rule(size, vals, batched, axis=None, keepdims=False):
         (x,) = vals
-        return prim(x, axis=_axes(axis, ndim(x) - 1), keepdims=keepdims)
+        return prim(x, axis=negative_axes(axis, ndim(x) - 1), keepdims=keepdims)
 
     return rule
 
@@ -404,7 +404,7 @@ def _arg_rule(prim):
         (x,) = vals
         if axis is None:
             return prim(P.reshape(x, new_shape=(size, -1)), axis=-1, **kw)
-        return prim(x, axis=_axes(axis, ndim(x) - 1)[0], **kw)
+        return prim(x, axis=negative_axes(axis, ndim(x) - 1)[0], **kw)
 
     return rule
 
@@ -412,7 +412,7 @@ def _arg_rule(prim):
 def _normalise_rule(prim):
     def rule(size, vals, batched, axis=-1):
         (x,) = vals
-        return prim(x, axis=_axes(axis, ndim(x) - 1)[0])
+        return prim(x, axis=negative_axes(axis, ndim(x) - 1)[0])
 
     return rule
 
@@ -423,7 +423,7 @@ def _reshape_rule(size, vals, batched, new_shape):
 
 def _transpose_rule(size, vals, batched, axes=None):
     (x,) = vals
-    return P.transpose_p(x, axes=_batched_perm(_perm(axes, ndim(x) - 1), 1))
+    return P.transpose_p(x, axes=batched_perm(full_perm(axes, ndim(x) - 1), 1))
 
 
 def _broadcast_to_rule(size, vals, batched, new_shape):
@@ -446,7 +446,7 @@ def _advanced_front(index: tuple) -> int | None:
 
 
 def _getitem_rule(size, vals, batched, index):
-    out = P.getitem(vals[0], index=_batched_index(index, 1))
+    out = P.getitem(vals[0], index=batched_index(index, 1))
     front = _advanced_front(index)
     return out if front is None else _moveaxis(out, front, 0)
 
@@ -456,12 +456,12 @@ def _scatter_add_rule(size, vals, batched, index, new_shape):
     front = _advanced_front(index)
     if front is not None:
         g = _moveaxis(g, 0, front)
-    return P.scatter_add(g, index=_batched_index(index, 1), new_shape=(size,) + tuple(new_shape))
+    return P.scatter_add(g, index=batched_index(index, 1), new_shape=(size,) + tuple(new_shape))
 
 
 def _concatenate_rule(size, vals, batched, axis=0):
     xs = _all_batched(size, vals, batched)
-    return P.concatenate(*xs, axis=_axes(axis, ndim(xs[0]) - 1)[0])
+    return P.concatenate(*xs, axis=negative_axes(axis, ndim(xs[0]) - 1)[0])
 
 
 def _mT(a):

@@ -392,7 +392,7 @@ def _scatter_sums(prog: Program) -> dict:
             all(
                 x is not None
                 and x.prim.name == "scatter_add"
-                and P._is_basic(x.params["index"])
+                and P.is_basic_index(x.params["index"])
                 and uses.get(x.out) == 1
                 and x.out.shape == e.out.shape
                 and x.out.dtype == e.out.dtype
@@ -566,7 +566,7 @@ def _body(prog: Program, em: _Emitter, inplace: bool) -> list[tuple[str, str]]:
             fn = em.helper("_safe_mul")
             lines.append((f"{e.out.name} = {fn}({em.name(g)}, {em.name(d)})", e.out.type_str))
             continue
-        if e.prim.name == "scatter_add" and P._is_basic(e.params["index"]):
+        if e.prim.name == "scatter_add" and P.is_basic_index(e.params["index"]):
             zeros = f"np.zeros({literal(e.out.shape)}, dtype={literal(e.out.dtype)})"
             lines.append((f"{e.out.name} = {zeros}", e.out.type_str))
             lines.append((f"{e.out.name}[{_index_text(e.params['index'], em)}] = {args[0]}", ""))

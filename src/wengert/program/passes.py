@@ -163,7 +163,7 @@ def _merge_scatters(e, ins, defs, uses):
     return a, b
 
 
-def _perm(axes, nd):
+def full_perm(axes, nd):
     return tuple(range(nd))[::-1] if axes is None else tuple(int(a) % nd for a in axes)
 
 
@@ -213,7 +213,7 @@ def identities(prog: Program) -> Program:
             if d.prim.name == "neg" and _same_type(d.inputs[0], out):
                 keep = d.inputs[0]
         elif name == "transpose" and type(ins[0]) is Var:
-            perm = _perm(params.get("axes"), out.ndim)
+            perm = full_perm(params.get("axes"), out.ndim)
             d = defs.get(ins[0])
             if (
                 perm == (1, 0)
@@ -233,7 +233,7 @@ def identities(prog: Program) -> Program:
                 eqs.append(ne)
                 continue
             if d is not None and d.prim.name == "transpose":
-                inner = _perm(d.params.get("axes"), out.ndim)
+                inner = full_perm(d.params.get("axes"), out.ndim)
                 perm = tuple(inner[p] for p in perm)
                 ins = [d.inputs[0]]
                 params = {"axes": perm}

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..scalar import Node, _terms, _toposort
+from ..scalar import Node, partial_terms, toposort
 
 ORDERS = ("forward", "reverse", "markowitz")
 
@@ -156,7 +156,7 @@ def linearize(f: Callable, x: Any) -> LinearizedGraph:
     body: list[Node] = []
     seen: set[int] = set()
     for o in outs:
-        for node in _toposort(o):
+        for node in toposort(o):
             if id(node) in seen or id(node) in index:
                 continue
             seen.add(id(node))
@@ -172,7 +172,7 @@ def linearize(f: Callable, x: Any) -> LinearizedGraph:
         index[id(node)] = len(index)
         ops.append(node.op)
         parents = node.parents
-        partials = _terms(node._prim, 1.0, node.value, [p.value for p in parents])
+        partials = partial_terms(node._prim, 1.0, node.value, [p.value for p in parents])
         for p, d in zip(parents, partials):
             if id(p) in index:
                 key = (index[id(p)], index[id(node)])

@@ -207,7 +207,7 @@ def identity_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
 
 def _group_map(xshape: tuple, axis):
     """For a reduction over `axis`: the output element (of the keepdims shape) each element goes to."""
-    kept = P._kept(tuple(xshape), axis)
+    kept = P.kept_shape(tuple(xshape), axis)
     return np.broadcast_to(np.arange(math.prod(kept)).reshape(kept), xshape).ravel(), math.prod(kept)
 
 
@@ -271,7 +271,7 @@ def matmul_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
     zeros of a constant operand remove dependencies."""
     sp = require_scipy()
     x, y = vals
-    xm, ym = P._as_matrices(np.shape(x), np.shape(y))
+    xm, ym = P.as_matrices(np.shape(x), np.shape(y))
     n_out = _size(ans)
     sizes = (_size(x), _size(y))
     if len(xm) == 2 and len(ym) == 2 and not (0 in traced and 1 in traced):
@@ -392,7 +392,7 @@ def scatter_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
 def _windows_of(index: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
     """(K, ..., *out): for each kernel offset, the elements of `index` that offset reads."""
     parts = [
-        index[(Ellipsis, *P._pool_slices(off, out, stride, dilation))]
+        index[(Ellipsis, *P.pool_slices(off, out, stride, dilation))]
         for off in itertools.product(*map(range, kernel))
     ]
     return np.stack(parts)
@@ -406,7 +406,7 @@ def conv_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
     kernel = tuple(np.shape(w)[2:])
     n, cg, o = np.shape(x)[0], np.shape(w)[1], np.shape(w)[0]
     og, K = o // groups, math.prod(kernel)
-    xi = P._pad_crop(np.arange(1, _size(x) + 1).reshape(np.shape(x)), kwargs["padding"]) - 1
+    xi = P.pad_crop(np.arange(1, _size(x) + 1).reshape(np.shape(x)), kwargs["padding"]) - 1
     out = tuple(np.shape(ans)[2:])
     U = _windows_of(xi, kernel, kwargs["stride"], kwargs["dilation"], out)  # (K, N, C, *out)
     U = np.moveaxis(U.reshape(K, n, groups, cg, -1), 0, -1)  # (N, G, cg, P, K)
@@ -425,7 +425,7 @@ def max_pool_rule(prim, ans, vals, traced, trusted, kwargs) -> Deps:
     """Each output element on the elements of its window (padding reads nothing)."""
     x = vals[0]
     kernel = tuple(kwargs["kernel"])
-    xi = P._pool_pad(np.arange(1, _size(x) + 1).reshape(np.shape(x)), kwargs["padding"], 0) - 1
+    xi = P.pool_pad(np.arange(1, _size(x) + 1).reshape(np.shape(x)), kwargs["padding"], 0) - 1
     out = tuple(np.shape(ans)[-len(kernel) :])
     cols = _windows_of(xi, kernel, kwargs["stride"], kwargs["dilation"], out).reshape(-1, _size(ans))
     rows = np.broadcast_to(np.arange(_size(ans)), cols.shape)
