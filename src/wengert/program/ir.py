@@ -30,33 +30,25 @@ from typing import Any
 import numpy as np
 
 from .. import tree
+from ..core.graph import Aval
 from ..core.trace import ABSTRACT_TYPES
 
 
-class Var:
-    """An abstract array in a program: its shape and dtype, no data.
+class Var(Aval):
+    """An abstract array in a program: its shape and dtype, no data (an `Aval` with a name).
 
     While a function is being traced, the boxes it computes with hold Vars as their values; asking
     such a box for its data (a Python `if`, `float()`, `bool()`, `np.asarray`) raises
     `ConcretizationError` naming the line.
     """
 
-    __slots__ = ("dtype", "name", "ndim", "shape", "trace", "weak")
+    __slots__ = ("name", "trace", "weak")
 
     def __init__(self, shape: tuple, dtype: Any, name: str = "", weak: bool = False) -> None:
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
-        self.ndim = len(self.shape)
+        super().__init__(tuple(shape), np.dtype(dtype))
         self.name = name
         self.weak = weak  # a Python number: numpy treats it as weakly typed
         self.trace = None  # the tracing that created it, while it runs
-
-    @property
-    def size(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
 
     @property
     def type_str(self) -> str:

@@ -60,6 +60,8 @@ class SparseJacobian:
     directions), `.mode` 'forward' or 'reverse', `.pattern` the structural pattern and `.setup_s` the
     seconds spent finding pattern and colouring."""
 
+    _who = "sparse_jacobian"
+
     def __init__(self, f: Callable, mode: str = "auto") -> None:
         if mode not in ("auto", "forward", "reverse"):
             raise ValueError(
@@ -145,7 +147,7 @@ class SparseJacobian:
 
     def __call__(self, x: Any):
         sp = require_scipy()
-        x = _as_input(x, "sparse_jacobian")
+        x = _as_input(x, self._who)
         plan = self.plan(x)
         if plan.colors == 0:
             return _matrix(sp, plan, np.zeros(0))
@@ -166,8 +168,10 @@ class SparseHessian:
         self._last: _Plan | None = None
         self.pattern = None
 
+    _who = "sparse_hessian"
     colors = SparseJacobian.colors
     setup_s = SparseJacobian.setup_s
+    __call__ = SparseJacobian.__call__  # plan(x), then the values decompressed into CSR
 
     def plan(self, x: Any) -> _Plan:
         x = _as_input(x, "sparse_hessian")
@@ -202,15 +206,6 @@ class SparseHessian:
             self.pattern = pattern
         self._last = plan
         return plan
-
-    def __call__(self, x: Any):
-        sp = require_scipy()
-        x = _as_input(x, "sparse_hessian")
-        plan = self.plan(x)
-        if plan.colors == 0:
-            return _matrix(sp, plan, np.zeros(0))
-        data = _values(plan, x)
-        return _matrix(sp, plan, data)
 
 
 def _compact(pick: np.ndarray, size: int) -> np.ndarray:
