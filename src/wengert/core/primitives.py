@@ -803,70 +803,70 @@ def _labelled(labels, classes: int):
     return flat if flat.size == 1 else np.arange(0, flat.size * classes, classes) + flat
 
 
-def _cross_entropy(logits, labels, reduction="mean"):
-    # self-contained (numpy only): jit's emitted source copies this function
-    z = logits - _max_keep(logits, -1)
-    picked = z.reshape(-1)[_labelled(labels, logits.shape[-1])].reshape(labels.shape)
-    np.exp(z, out=z)  # z is fresh: exponentiate in place
-    nll = np.log(np.add.reduce(z, axis=-1))
+def _ce_terms(logits, labels):
+    """exp(logits - max) over the classes (fresh and C-contiguous), its sums (kept), the flat index
+    of the labelled entries, and each sample's loss log(sum) - (logit - max)[label]."""
+    e = logits - _max_keep(logits, -1)
+    at = _labelled(labels, logits.shape[-1])
+    picked = e.reshape(-1)[at].reshape(labels.shape)
+    np.exp(e, out=e)  # e is fresh: exponentiate in place
+    s = np.add.reduce(e, axis=-1, keepdims=True)
+    nll = np.log(s.reshape(labels.shape))
     nll -= picked
+    return e, s, at, nll
+
+
+def _reduced(nll, reduction):
     if reduction == "none":
         return nll
     total = np.add.reduce(nll, axis=None)
     return total / nll.size if reduction == "mean" and nll.size != 1 else total
 
 
+def _cross_entropy(logits, labels, reduction="mean"):
+    # self-contained (numpy only): jit's emitted source copies this function and its helpers
+    return _reduced(_ce_terms(logits, labels)[3], reduction)
+
+
 def _cross_entropy_softmax(logits, labels, reduction="mean", minus_one_hot=False, scale=None):
     """(cross_entropy(logits, labels), softmax(logits)) from one pass of shifted exponentials; with
     minus_one_hot, the second is softmax(logits) - one_hot(labels), the loss's derivative, then
     multiplied by `scale` if given. (jit emits this where a program asks for both.)"""
-    p = logits - _max_keep(logits, -1)
-    at = _labelled(labels, logits.shape[-1])
-    pf = p.reshape(-1)  # a view: p is fresh and contiguous
-    picked = pf[at].reshape(labels.shape)
-    np.exp(p, out=p)
-    s = np.add.reduce(p, axis=-1, keepdims=True)
+    p, s, at, nll = _ce_terms(logits, labels)
     p /= s
-    nll = np.log(s.reshape(labels.shape))
-    nll -= picked
     if minus_one_hot:
-        pf[at] -= 1
+        p.reshape(-1)[at] -= 1  # a view: p is fresh and contiguous
     if scale is not None:
         p *= scale
-    if reduction == "none":
-        return nll, p
-    total = np.add.reduce(nll, axis=None)
-    return (total / nll.size if reduction == "mean" and nll.size != 1 else total), p
+    return _reduced(nll, reduction), p
 
 
 def _ce_vjp(g, ans, logits, labels, reduction="mean", res=None):
     """g (softmax(logits) - one_hot(labels)), divided by the number of samples for the mean. `res`:
     the softmax saved by the forward pass (the `residual` below), when there is one."""
-    if res is not None and type(g) is np.ndarray and type(labels) is np.ndarray and g.ndim == ans.ndim:
-        # the eager tape's sweep on arrays: the fused backward below on a copy of the saved softmax
-        # (another backward through a retained graph reads it again)
-        p = res.copy()
-        n = p.size // p.shape[-1] if p.ndim else 1
+    if (
+        (res is not None or type(logits) is np.ndarray)
+        and type(g) not in _BOXES
+        and type(labels) not in _BOXES
+        and ndim(g) == ans.ndim
+    ):
+        # Nothing records this sweep and g has no batch axes: the fused backward, in place on a
+        # fresh softmax (a copy of the saved one: another backward through a retained graph reads
+        # it again), the same operations as below without the temporaries.
+        p = _softmax(logits, -1) if res is None else res.copy()
+        n = p.size // p.shape[-1]
         if reduction == "mean" and n != 1:
-            g = g * (1.0 / n)
+            g = g * (1.0 / n)  # scale the (small) cotangent, not the gradient
         p.reshape(-1)[_labelled(labels, p.shape[-1])] -= 1
-        p *= g if reduction != "none" else g.reshape(g.shape + (1,))
+        p *= g if reduction != "none" else np.reshape(g, np.shape(g) + (1,))
         return p
     b = _lead(g, ans)
     k = shape(logits)[-1]
     kept = shape(ans) + (1,) if reduction == "none" else (1,) * ndim(logits)
     n = math.prod(shape(logits)[:-1])
     if reduction == "mean" and n != 1:
-        g = g * (1.0 / n)  # scale the (small) cotangent, not the gradient
+        g = g * (1.0 / n)
     p = softmax(logits, axis=-1)
-    if b == 0 and type(p) is np.ndarray and type(g) not in _BOXES and type(labels) not in _BOXES:
-        # Nothing records this sweep, and p is a fresh array: subtract the one-hot rows and multiply
-        # in place, the same operations as below without the temporaries (the fused backward).
-        if not p.flags.c_contiguous:  # (a strided p, flattened, would be a copy, not a view)
-            p = np.ascontiguousarray(p)
-        p.reshape(-1)[_labelled(labels, k)] -= 1
-        p *= g if reduction != "none" else np.reshape(g, kept)
-        return p
     return (p - _one_hot_like(labels, k, p)) * fit(g, shape(g)[:b] + kept)
 
 
