@@ -455,3 +455,19 @@ def test_softmax_and_cross_entropy_propagate_nan_and_handle_huge_logits():
     got, want = jvg(z), W.value_and_grad(lambda z: W.cross_entropy(z, y, reduction="sum"))(z)
     np.testing.assert_array_equal(np.isnan(got[1]), np.isnan(want[1]))
     np.testing.assert_allclose(got[1][[0, 2]], want[1][[0, 2]], rtol=1e-6)
+
+
+def test_fused_cross_entropy_on_transposed_logits():
+    # logits laid out column by column (a transpose): the kernels' flat writes must still land
+    rng = np.random.default_rng(5)
+    a, y = rng.standard_normal((4, 6)), rng.integers(0, 4, 6)
+
+    def f(a):
+        return W.cross_entropy(W.transpose(a), y)
+
+    (vj, gj), (ve, ge) = W.jit(W.value_and_grad(f))(a), W.value_and_grad(f)(a)
+    np.testing.assert_allclose(vj, ve, rtol=1e-12)
+    np.testing.assert_allclose(gj, ge, rtol=1e-12)
+    z = np.ascontiguousarray(a.T)
+    want = (np.exp(z) / np.exp(z).sum(1, keepdims=True) - np.eye(4)[y]) / 6
+    np.testing.assert_allclose(ge, want.T, rtol=1e-12)

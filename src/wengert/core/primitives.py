@@ -804,9 +804,10 @@ def _labelled(labels, classes: int):
 
 
 def _ce_terms(logits, labels):
-    """exp(logits - max) over the classes (fresh and C-contiguous), its sums (kept), the flat index
-    of the labelled entries, and each sample's loss log(sum) - (logit - max)[label]."""
-    e = logits - _max_keep(logits, -1)
+    """exp(logits - max) over the classes (fresh and C-contiguous, so flat views write through), its
+    sums (kept), the flat index of the labelled entries, and each sample's loss
+    log(sum) - (logit - max)[label]."""
+    e = np.subtract(logits, _max_keep(logits, -1), order="C")  # (a transposed input: rows made whole)
     at = _labelled(labels, logits.shape[-1])
     picked = e.reshape(-1)[at].reshape(labels.shape)
     np.exp(e, out=e)  # e is fresh: exponentiate in place
@@ -835,7 +836,7 @@ def _cross_entropy_softmax(logits, labels, reduction="mean", minus_one_hot=False
     p, s, at, nll = _ce_terms(logits, labels)
     p /= s
     if minus_one_hot:
-        p.reshape(-1)[at] -= 1  # a view: p is fresh and contiguous
+        p.reshape(-1)[at] -= 1  # a view: p is fresh and C-contiguous
     if scale is not None:
         p *= scale
     return _reduced(nll, reduction), p
@@ -853,7 +854,7 @@ def _ce_vjp(g, ans, logits, labels, reduction="mean", res=None):
         # Nothing records this sweep and g has no batch axes: the fused backward, in place on a
         # fresh softmax (a copy of the saved one: another backward through a retained graph reads
         # it again), the same operations as below without the temporaries.
-        p = _softmax(logits, -1) if res is None else res.copy()
+        p = np.ascontiguousarray(_softmax(logits, -1)) if res is None else res.copy()
         n = p.size // p.shape[-1]
         if reduction == "mean" and n != 1:
             g = g * (1.0 / n)  # scale the (small) cotangent, not the gradient
