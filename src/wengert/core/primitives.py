@@ -807,7 +807,9 @@ def _ce_terms(logits, labels):
     """exp(logits - max) over the classes (fresh and C-contiguous, so flat views write through), its
     sums (kept), the flat index of the labelled entries, and each sample's loss
     log(sum) - (logit - max)[label]."""
-    e = np.subtract(logits, _max_keep(logits, -1), order="C")  # (a transposed input: rows made whole)
+    e = logits - _max_keep(logits, -1)
+    if not e.flags.c_contiguous:  # a transposed input: rows made whole, so flat views write through
+        e = np.ascontiguousarray(e)
     at = _labelled(labels, logits.shape[-1])
     picked = e.reshape(-1)[at].reshape(labels.shape)
     np.exp(e, out=e)  # e is fresh: exponentiate in place
